@@ -1,0 +1,224 @@
+"""Read the UCI Chronic Kidney Disease data from either file users have into one clean table.
+
+Two sources are common: the Kaggle-style CSV (`kidney_disease.csv`, columns `id`, `wc`, `rc`,
+`classification`) and the UCI original ARFF. Both carry tab/space noise ("\\tno", " yes",
+"ckd\\t", "\\t?"), and the ARFF has a few malformed rows. Whatever the source, `load_ckd`
+returns the same 24 attributes plus `class`, named as in the UCI documentation.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pocketml.errors import DataError
+
+
+@dataclass(frozen=True)
+class Attribute:
+    name: str
+    description: str
+    unit: str
+    plausible_range: tuple[float, float] | None = None
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def is_numeric(self) -> bool:
+        return self.choices is None
+
+
+# The UCI attribute list. Ranges are what a clinician would accept as a real measurement,
+# not the data's own min/max: the app rejects values outside them, and parity tests sample
+# inside them.
+ATTRIBUTES: tuple[Attribute, ...] = (
+    Attribute("age", "age", "years", (1, 100)),
+    Attribute("bp", "blood pressure (diastolic)", "mm/Hg", (40, 180)),
+    Attribute("sg", "urine specific gravity", "", (1.005, 1.025)),
+    Attribute("al", "urine albumin", "grade 0-5", (0, 5)),
+    Attribute("su", "urine sugar", "grade 0-5", (0, 5)),
+    Attribute("rbc", "red blood cells in urine", "", choices=("normal", "abnormal")),
+    Attribute("pc", "pus cells in urine", "", choices=("normal", "abnormal")),
+    Attribute("pcc", "pus cell clumps", "", choices=("present", "notpresent")),
+    Attribute("ba", "bacteria", "", choices=("present", "notpresent")),
+    Attribute("bgr", "blood glucose random", "mg/dL", (20, 500)),
+    Attribute("bu", "blood urea", "mg/dL", (1, 400)),
+    Attribute("sc", "serum creatinine", "mg/dL", (0.3, 80)),
+    Attribute("sod", "sodium", "mEq/L", (100, 170)),
+    Attribute("pot", "potassium", "mEq/L", (2, 50)),
+    Attribute("hemo", "hemoglobin", "g/dL", (3, 20)),
+    Attribute("pcv", "packed cell volume", "%", (9, 60)),
+    Attribute("wbcc", "white blood cell count", "cells/cumm", (2000, 27000)),
+    Attribute("rbcc", "red blood cell count", "millions/cmm", (2, 8)),
+    Attribute("htn", "hypertension", "", choices=("yes", "no")),
+    Attribute("dm", "diabetes mellitus", "", choices=("yes", "no")),
+    Attribute("cad", "coronary artery disease", "", choices=("yes", "no")),
+    Attribute("appet", "appetite", "", choices=("good", "poor")),
+    Attribute("pe", "pedal edema", "", choices=("yes", "no")),
+    Attribute("ane", "anemia", "", choices=("yes", "no")),
+)
+ATTRIBUTE_BY_NAME = {a.name: a for a in ATTRIBUTES}
+NUMERIC = [a.name for a in ATTRIBUTES if a.is_numeric]
+CATEGORICAL = [a.name for a in ATTRIBUTES if not a.is_numeric]
+TARGET = "class"
+CLASSES = ("notckd", "ckd")  # index = label; "ckd" is the positive class
+
+# The Kaggle CSV renamed a few UCI columns.
+CSV_RENAMES = {"wc": "wbcc", "rc": "rbcc", "classification": "class"}
+MISSING = {"", "?"}
+
+
+@dataclass(frozen=True)
+class CKDData:
+    frame: pd.DataFrame  # 24 attributes + "class" (0 = notckd, 1 = ckd)
+    path: Path
+    sha256: str
+    format: str
+    repaired_rows: int
+    dropped_rows: int
+
+    def describe(self) -> str:
+        counts = self.frame[TARGET].value_counts().to_dict()
+        return (
+            f"{self.path} ({self.format}, sha256 {self.sha256[:12]}…): {len(self.frame)} rows, "
+            f"ckd={counts.get(1, 0)} notckd={counts.get(0, 0)}, "
+            f"{self.repaired_rows} malformed rows repaired, {self.dropped_rows} dropped"
+        )
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def load_ckd(path: str | Path) -> CKDData:
+    """Load and clean a CKD file (CSV or ARFF). Raises DataError naming file, place and fix."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file. Pass --data with the path of kidney_disease.csv "
+                        "or chronic_kidney_disease_full.arff, or leave --data out to download it.")
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise DataError(f"{path}: the file is empty. Point --data at the CKD CSV or ARFF file.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path}: not a text file (byte {err.start} is not UTF-8); "
+                        "expected the CKD data as CSV or ARFF.") from None
+    if _looks_like_arff(text):
+        records, repaired, dropped = _read_arff_rows(path, text)
+        fmt = "arff"
+    else:
+        records, repaired, dropped = _read_csv_rows(path, text), 0, 0
+        fmt = "csv"
+    frame = _clean(path, records)
+    return CKDData(frame, path, hashlib.sha256(raw).hexdigest(), fmt, repaired, dropped)
+
+
+def _looks_like_arff(text: str) -> bool:
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("%"):
+            return line.lower().startswith("@relation")
+    return False
+
+
+def _read_csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, str]]]:
+    reader = csv.reader(io.StringIO(text))
+    header = [CSV_RENAMES.get(h.strip(), h.strip()) for h in next(reader)]
+    _require_columns(path, header)
+    rows = []
+    for line_no, values in enumerate(reader, start=2):
+        if not any(v.strip() for v in values):
+            continue
+        if len(values) != len(header):
+            raise DataError(f"{path} line {line_no}: {len(values)} fields, the header has "
+                            f"{len(header)}. Fix or delete that line.")
+        rows.append((line_no, dict(zip(header, values))))
+    return rows
+
+
+def _read_arff_rows(path: Path, text: str) -> tuple[list[tuple[int, dict[str, str]]], int, int]:
+    """ARFF reader that repairs the UCI file's known defects instead of refusing the file.
+
+    Strict readers (scipy, liac-arff) reject the whole file over its 3 malformed rows; here a
+    row with exactly one spurious empty field (a trailing comma, or ",,") is repaired and
+    counted, and any other malformed row is dropped and counted.
+    """
+    header: list[str] = []
+    rows, repaired, dropped = [], 0, 0
+    in_data = False
+    for line_no, line in enumerate(text.splitlines(), start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("%"):
+            continue
+        if not in_data:
+            match = re.match(r"@attribute\s+'?([^'\s]+)'?", stripped, re.IGNORECASE)
+            if match:
+                header.append(match.group(1))
+            elif stripped.lower().startswith("@data"):
+                _require_columns(path, header)
+                in_data = True
+            continue
+        values = next(csv.reader([stripped], skipinitialspace=True))
+        if len(values) == len(header) + 1:
+            empties = [i for i, v in enumerate(values) if not v.strip()]
+            if len(empties) == 1:
+                del values[empties[0]]
+                repaired += 1
+        if len(values) != len(header):
+            dropped += 1
+            continue
+        rows.append((line_no, dict(zip(header, values))))
+    if not in_data:
+        raise DataError(f"{path}: ARFF header without an @data section; the file is truncated.")
+    return rows, repaired, dropped
+
+
+def _require_columns(path: Path, header: list[str]) -> None:
+    missing = [c for c in [a.name for a in ATTRIBUTES] + [TARGET] if c not in header]
+    if missing:
+        raise DataError(
+            f"{path}: missing required columns {', '.join(missing)}. Expected the UCI CKD data "
+            "(kidney_disease.csv or chronic_kidney_disease_full.arff); is this the right file?"
+        )
+
+
+def _clean(path: Path, records: list[tuple[int, dict[str, str]]]) -> pd.DataFrame:
+    if not records:
+        raise DataError(f"{path}: a header but no data rows.")
+    columns: dict[str, list] = {a.name: [] for a in ATTRIBUTES}
+    labels = []
+    for line_no, record in records:
+        for attr in ATTRIBUTES:
+            columns[attr.name].append(_parse_value(path, line_no, attr, record[attr.name]))
+        label = record[TARGET].strip()
+        if label not in CLASSES:
+            raise DataError(f"{path} line {line_no}, column '{TARGET}': unknown class label "
+                            f"{record[TARGET]!r}; expected one of {', '.join(CLASSES)}.")
+        labels.append(CLASSES.index(label))
+    frame = pd.DataFrame(columns)
+    frame[NUMERIC] = frame[NUMERIC].astype("float64")
+    frame[TARGET] = np.asarray(labels, dtype="int64")
+    return frame
+
+
+def _parse_value(path: Path, line_no: int, attr: Attribute, raw: str):
+    value = raw.strip()
+    if value in MISSING:
+        return np.nan if attr.is_numeric else None
+    if attr.is_numeric:
+        try:
+            return float(value)
+        except ValueError:
+            raise DataError(f"{path} line {line_no}, column '{attr.name}': {raw!r} is not a "
+                            "number; fix it or replace it with ? for missing.") from None
+    if value not in attr.choices:
+        raise DataError(f"{path} line {line_no}, column '{attr.name}': {raw!r} is not one of "
+                        f"{', '.join(attr.choices)}.")
+    return value

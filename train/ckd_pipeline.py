@@ -1,0 +1,142 @@
+"""The lecture's preprocessing, feature engineering, balancing and feature selection, as one
+imbalanced-learn Pipeline.
+
+Because every step lives inside the pipeline, `cross_validate` and `fit` only ever fit the
+imputer, the balancer and the selector on the training rows they are given: leakage of test
+rows into preprocessing is impossible by construction, not by care.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import numpy as np
+import pandas as pd
+from imblearn.over_sampling import SMOTE, SMOTENC, RandomOverSampler
+from imblearn.pipeline import Pipeline
+from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_selection import RFE, SelectKBest, chi2, mutual_info_classif
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
+
+from pocketml.errors import UserError
+from pocketml.train.ckd_data import ATTRIBUTE_BY_NAME, CATEGORICAL, NUMERIC
+
+# The lecture's 10 features; the app's form is built on them.
+SEED_FEATURES = ("sg", "al", "sod", "hemo", "pc_abnormal", "pc_normal",
+                 "htn_no", "htn_yes", "dm_no", "dm_yes")
+BALANCERS = ("smote", "smotenc", "over", "under", "none")
+SELECTORS = ("chi2", "mutual-info", "rfe")
+
+
+def imputer() -> ColumnTransformer:
+    """Numeric median, categorical most frequent; keeps column names (pandas output)."""
+    return ColumnTransformer(
+        [("numeric", SimpleImputer(strategy="median"), NUMERIC),
+         ("categorical", SimpleImputer(strategy="most_frequent"), CATEGORICAL)],
+        verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+
+
+def one_hot_encoder() -> ColumnTransformer:
+    """One-hot columns named `<field>_<choice>` (pc_abnormal, htn_yes, ...), numbers passed on.
+
+    Categories come from the data dictionary, not from the fold, so every fold has the same
+    columns even when a rare choice is absent from it.
+    """
+    categories = [sorted(ATTRIBUTE_BY_NAME[c].choices) for c in CATEGORICAL]
+    return ColumnTransformer(
+        [("categorical", OneHotEncoder(categories=categories, sparse_output=False,
+                                       dtype=np.float64), CATEGORICAL)],
+        remainder="passthrough", verbose_feature_names_out=False,
+    ).set_output(transform="pandas")
+
+
+def balancer(name: str, seed: int):
+    if name == "smote":
+        return SMOTE(random_state=seed)
+    if name == "smotenc":
+        # SMOTENC runs before one-hot encoding, on the categorical columns by name, so that
+        # synthetic patients get real categories instead of interpolated one-hot fractions.
+        return SMOTENC(categorical_features=CATEGORICAL, random_state=seed)
+    if name == "over":
+        return RandomOverSampler(random_state=seed)
+    if name == "under":
+        return RandomUnderSampler(random_state=seed)
+    if name == "none":
+        return "passthrough"
+    raise UserError(f"--balance {name!r}: choose one of {', '.join(BALANCERS)}.")
+
+
+class ColumnSelector(TransformerMixin, BaseEstimator):
+    """Keep a fixed list of named columns (the lecture's seed features)."""
+
+    def __init__(self, columns: tuple[str, ...] = SEED_FEATURES):
+        self.columns = columns
+
+    def fit(self, x: pd.DataFrame, y=None):
+        missing = [c for c in self.columns if c not in x.columns]
+        if missing:
+            raise UserError(f"features {', '.join(missing)} are not columns of the encoded "
+                            f"data; known: {', '.join(x.columns)}.")
+        self.feature_names_in_ = np.asarray(x.columns, dtype=object)
+        return self
+
+    def transform(self, x: pd.DataFrame) -> pd.DataFrame:
+        return x[list(self.columns)]
+
+    def get_feature_names_out(self, input_features=None):
+        return np.asarray(self.columns, dtype=object)
+
+
+def ranker(method: str, k: int | str, seed: int):
+    """A selector that scores every encoded feature and keeps the best k (k="all" keeps all)."""
+    if method == "chi2":
+        # chi2 needs non-negative inputs; raw clinical values and one-hot columns are.
+        return SelectKBest(chi2, k=k)
+    if method == "mutual-info":
+        return SelectKBest(partial(mutual_info_classif, random_state=seed), k=k)
+    if method == "rfe":
+        # The scaler only helps the logistic regression rank; RFE still passes raw columns on,
+        # because the network (and the exported graph) takes raw clinical values.
+        scaled_lr = make_pipeline(MinMaxScaler(), LogisticRegression(max_iter=2000))
+        return RFE(scaled_lr, n_features_to_select=1 if k == "all" else k,
+                   importance_getter="named_steps.logisticregression.coef_")
+    raise UserError(f"--select {method!r}: choose one of {', '.join(SELECTORS)}.")
+
+
+def selector(features: str, method: str, k: int, seed: int):
+    if features == "seed":
+        return ColumnSelector(SEED_FEATURES)
+    if features == "auto":
+        return ranker(method, k, seed)
+    raise UserError(f"--features {features!r}: choose seed or auto.")
+
+
+def build_pipeline(model, balance: str = "smote", features: str = "seed",
+                   select: str = "chi2", k: int = 10, seed: int = 0) -> Pipeline:
+    """impute -> [balance | encode] -> select -> model, with SMOTENC placed before encoding."""
+    steps = [("impute", imputer())]
+    if balance == "smotenc":
+        steps += [("balance", balancer(balance, seed)), ("encode", one_hot_encoder())]
+    else:
+        steps += [("encode", one_hot_encoder()), ("balance", balancer(balance, seed))]
+    steps += [("select", selector(features, select, k, seed)), ("model", model)]
+    return Pipeline(steps)
+
+
+def rank_features(x: pd.DataFrame, y: np.ndarray, method: str, seed: int) -> pd.DataFrame:
+    """Score every encoded feature on training rows only; one row per feature, best first."""
+    encoded = make_pipeline(imputer(), one_hot_encoder()).fit_transform(x)
+    fitted = ranker(method, "all", seed).fit(encoded, y)
+    # SelectKBest scores (higher is better); RFE ranks (1 is best).
+    scores = fitted.scores_ if hasattr(fitted, "scores_") else -fitted.ranking_.astype(float)
+    table = pd.DataFrame({"feature": encoded.columns, "score": scores})
+    table = table.sort_values("score", ascending=False, kind="stable").reset_index(drop=True)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table["in_lecture_10"] = table["feature"].isin(SEED_FEATURES)
+    return table

@@ -1,0 +1,65 @@
+"""The PyTorch MLP as a scikit-learn classifier, so it sits in the same Pipeline, the same
+cross-validation and the same split as the baselines."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import train_test_split
+from torch.nn import functional as F
+
+from pocketml.train.loop import TrainConfig, fit, predict
+from pocketml.train.models import MLP
+
+
+class MLPClassifier(ClassifierMixin, BaseEstimator):
+    """Binary classifier; `model_` is the trained torch MLP taking the raw selected features."""
+
+    def __init__(self, hidden=(32, 16), activation="relu", dropout=0.1, epochs=300,
+                 batch_size=32, lr=3e-3, weight_decay=1e-4, patience=30,
+                 validation_fraction=0.15, device="auto", seed=0, progress=False):
+        self.hidden = hidden
+        self.activation = activation
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.seed = seed
+        self.progress = progress
+
+    def fit(self, x, y):
+        if hasattr(x, "columns"):
+            self.feature_names_in_ = np.asarray(x.columns, dtype=object)
+        x = np.asarray(x, dtype=np.float32)
+        y = np.asarray(y, dtype=np.float32)
+        self.classes_ = np.array([0, 1])
+        # Early stopping watches a stratified slice of the training rows, never test rows.
+        x_fit, x_val, y_fit, y_val = train_test_split(
+            x, y, test_size=self.validation_fraction, stratify=y, random_state=self.seed)
+        torch.manual_seed(self.seed)
+        self.model_ = MLP(x.shape[1], tuple(self.hidden), self.activation, self.dropout)
+        self.model_.scale.fit(torch.from_numpy(x_fit))
+        config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                             weight_decay=self.weight_decay, patience=self.patience,
+                             device=self.device, seed=self.seed, progress=self.progress,
+                             description="MLP")
+        self.history_ = fit(self.model_, self._loss,
+                            (torch.from_numpy(x_fit), torch.from_numpy(y_fit)[:, None]),
+                            (torch.from_numpy(x_val), torch.from_numpy(y_val)[:, None]), config)
+        return self
+
+    @staticmethod
+    def _loss(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y)
+
+    def predict_proba(self, x) -> np.ndarray:
+        p = predict(self.model_, torch.from_numpy(np.asarray(x, dtype=np.float32)))[:, 0]
+        return np.column_stack([1 - p, p])
+
+    def predict(self, x) -> np.ndarray:
+        return (self.predict_proba(x)[:, 1] >= 0.5).astype(int)
