@@ -31,6 +31,49 @@ def cmd_train_kidney(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    from pocketml.export.model_folder import export_folder, export_user_module, parse_shape
+
+    formats = args.formats.split(",")
+    if args.model:
+        if not args.input_shape or not args.out:
+            raise UserError("--model needs --input-shape (one per input) and --out DIR.")
+        passed = export_user_module(args.model, [parse_shape(s) for s in args.input_shape],
+                                    args.out, formats)
+    elif args.dir:
+        passed = export_folder(args.dir, formats)
+    else:
+        raise UserError("give a model folder (pocketml export artifacts/kidney) or --model.")
+    return 0 if passed else 1
+
+
+def cmd_verify(args) -> int:
+    from pocketml.export.model_folder import verify_folder
+
+    return 0 if verify_folder(args.dir) else 1
+
+
+def cmd_bundle(args) -> int:
+    from pocketml.export.model_folder import bundle_folder
+
+    bundle_folder(args.dir, args.to)
+    return 0
+
+
+def cmd_all(args) -> int:
+    from pocketml.export.formats import DEFAULT_FORMATS
+    from pocketml.export.model_folder import bundle_folder, export_folder
+    from pocketml.train.kidney import KidneyOptions, train_kidney
+
+    folder = args.artifacts / "kidney"
+    train_kidney(KidneyOptions(out=folder, data=args.data, device=args.device, seed=args.seed,
+                               progress=not args.no_progress))
+    if not export_folder(folder, DEFAULT_FORMATS):
+        return 1
+    bundle_folder(folder, args.app_model)
+    return 0
+
+
 def add_common_training(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="model folder to write (default artifacts/<model>)")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
@@ -67,6 +110,37 @@ def build_parser() -> argparse.ArgumentParser:
     kidney.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     add_common_training(kidney)
     kidney.set_defaults(handler=cmd_train_kidney)
+
+    from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
+    export = commands.add_parser(
+        "export", help="export a model folder (or your own module) to ONNX and TFLite, then verify",
+        description="Formats: " + "; ".join(f"{n} = {f.description}" for n, f in FORMATS.items()))
+    export.add_argument("dir", nargs="?", type=Path, help="model folder, e.g. artifacts/kidney")
+    export.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
+                        help=f"comma-separated, from {', '.join(FORMATS)}")
+    export.add_argument("--model", help="your own model as MODULE:CALLABLE returning an "
+                                        "nn.Module in eval mode with its weights")
+    export.add_argument("--input-shape", action="append",
+                        help="with --model: one input's shape, batch first (repeat per input)")
+    export.add_argument("--out", type=Path, help="with --model: the folder to write")
+    export.set_defaults(handler=cmd_export)
+
+    verify = commands.add_parser("verify", help="check the manifest and prove parity of "
+                                                "every exported file with PyTorch")
+    verify.add_argument("dir", type=Path)
+    verify.set_defaults(handler=cmd_verify)
+
+    bundle = commands.add_parser("bundle", help="copy what the app needs into its model folder")
+    bundle.add_argument("dir", type=Path)
+    bundle.add_argument("--to", type=Path, default=Path("mobile_app/model"))
+    bundle.set_defaults(handler=cmd_bundle)
+
+    everything = commands.add_parser("all", help="train kidney, export, verify, bundle into the app")
+    everything.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    everything.add_argument("--app-model", type=Path, default=Path("mobile_app/model"))
+    everything.add_argument("--data", type=Path, help="CKD CSV or ARFF (default: download)")
+    add_common_training(everything)
+    everything.set_defaults(handler=cmd_all)
     return parser
 
 

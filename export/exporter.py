@@ -1,0 +1,81 @@
+"""Run the exporters of the chosen formats; each says what it wrote, how big, how long."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pocketml.errors import UserError
+from pocketml.export.formats import FORMATS, Format
+from pocketml.export.job import ExportJob
+
+
+@dataclass
+class ExportResult:
+    format: str
+    path: Path
+    bytes: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def check_formats(names) -> list[Format]:
+    unknown = [n for n in names if n not in FORMATS]
+    if unknown:
+        raise UserError(f"unknown format {', '.join(unknown)}; choose from {', '.join(FORMATS)}.")
+    # Quantized TFLite files are made from the float32 one, so it always comes first.
+    return [FORMATS[n] for n in FORMATS if n in names]
+
+
+def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[ExportResult]:
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results = []
+    for fmt in check_formats(names):
+        final = out_dir / fmt.filename
+        # Write under a temporary name with the real suffix (converters check it), then rename:
+        # a failed export never leaves a half-written file under the real name.
+        tmp = out_dir / f".tmp-{os.getpid()}-{fmt.filename}"
+        started = time.perf_counter()
+        try:
+            fmt.export(job, tmp)
+            tmp.replace(final)
+            result = ExportResult(fmt.name, final, final.stat().st_size,
+                                  time.perf_counter() - started)
+        except UserError:
+            raise
+        except Exception as err:  # a converter's refusal is a result to report, not a crash
+            final.unlink(missing_ok=True)
+            result = ExportResult(fmt.name, final, seconds=time.perf_counter() - started,
+                                  error=unsupported_message(fmt, err))
+        finally:
+            tmp.unlink(missing_ok=True)
+        log(f"  {fmt.name:<17} {'ok' if result.ok else 'FAILED':<6} {result.path.name} "
+            f"{result.bytes / 1024:.1f} KB in {result.seconds:.1f} s"
+            + (f"\n    {result.error}" if result.error else ""))
+        results.append(result)
+    return results
+
+
+def unsupported_message(fmt: Format, err: Exception) -> str:
+    text = str(err).strip() or type(err).__name__
+    op = re.search(r"(aten::?[\w.]+|torch\.ops\.[\w.]+|'[\w.]+' op|Op type '?\w+'?)", text)
+    where = f"operation {op.group(1)}" if op else "the model"
+    return (f"{fmt.description} cannot represent {where}: {type(err).__name__}: "
+            f"{text.splitlines()[0][:300]}")
+
+
+def results_table(results: list[ExportResult]) -> str:
+    lines = [f"{'format':<17} {'file':<24} {'size':>9} {'time':>7}  status",
+             "-" * 70]
+    for r in results:
+        lines.append(f"{r.format:<17} {r.path.name:<24} {r.bytes / 1024:>7.1f} KB "
+                     f"{r.seconds:>5.1f} s  {'ok' if r.ok else 'FAILED: ' + r.error}")
+    return "\n".join(lines)

@@ -1,0 +1,56 @@
+"""The table of export formats. It drives the CLI's choices, the exporters, the parity checks
+and the benchmark: adding a format is one row here plus one exporter function."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pocketml.export.onnx_format import export_onnx
+from pocketml.export.runtimes import ONNX_RUNTIMES, TFLITE_RUNTIMES
+from pocketml.export.tflite_format import export_fp16, export_int8, export_int8_full, export_tflite
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Pass marks for one format. None means the check does not apply to that format."""
+    max_abs_diff: float | None
+    label_agreement: float
+    metric_within: float | None = None  # |metric(format) - metric(PyTorch)|, e.g. ROC AUC
+
+    def describe(self) -> str:
+        parts = [f"max abs diff <= {self.max_abs_diff:g}"] if self.max_abs_diff else []
+        parts.append(f"label agreement >= {self.label_agreement:.1%}")
+        if self.metric_within is not None:
+            parts.append(f"metric within {self.metric_within:g}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    filename: str
+    description: str
+    export: Callable
+    runtimes: tuple[str, ...]
+    tolerance: Tolerance
+    default: bool = True  # exported unless --formats says otherwise
+
+
+FP32 = Tolerance(max_abs_diff=1e-5, label_agreement=1.0)
+FP16 = Tolerance(max_abs_diff=1e-3, label_agreement=0.995)
+INT8 = Tolerance(max_abs_diff=None, label_agreement=0.98, metric_within=0.01)
+
+FORMATS: dict[str, Format] = {f.name: f for f in (
+    Format("onnx", "model.onnx", "ONNX, float32", export_onnx, ONNX_RUNTIMES, FP32),
+    Format("tflite", "model.tflite", "TFLite, float32 (litert-torch)", export_tflite,
+           TFLITE_RUNTIMES, FP32),
+    Format("tflite_fp16", "model_fp16.tflite", "TFLite, float16 weights", export_fp16,
+           TFLITE_RUNTIMES, FP16),
+    Format("tflite_int8", "model_int8.tflite", "TFLite, dynamic-range int8", export_int8,
+           TFLITE_RUNTIMES, INT8),
+    Format("tflite_int8_full", "model_int8_full.tflite",
+           "TFLite, full-integer int8 (calibrated on training rows)", export_int8_full,
+           TFLITE_RUNTIMES, INT8, default=False),
+)}
+DEFAULT_FORMATS = tuple(name for name, f in FORMATS.items() if f.default)

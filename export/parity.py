@@ -1,0 +1,295 @@
+"""The proof: feed the same inputs to PyTorch and to every exported file in every runtime,
+compare output by output, and judge each format against its tolerance.
+
+Input sets, from the schema: the held-out test set (at batch 1 and 64), random inputs inside
+the plausible ranges with one-hot groups kept valid, and edge cases (every range bound crossed
+with every one-hot combination). A model without a schema gets random inputs of its shapes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import accuracy_score, roc_auc_score
+from torch import nn
+
+from pocketml.export.formats import FORMATS, Tolerance
+from pocketml.export.runtimes import load_runner
+
+Inputs = list[np.ndarray]  # one batched float32 array per model input
+
+
+@dataclass
+class InputSet:
+    name: str
+    inputs: Inputs
+    batch_size: int = 64
+    labels: np.ndarray | None = None  # targets, for the model's own metric
+
+
+def input_sets(schema: dict | None, example_inputs: Sequence[torch.Tensor],
+               test_set: tuple[np.ndarray, np.ndarray] | None = None,
+               n_random: int = 10_000, seed: int = 0) -> list[InputSet]:
+    rng = np.random.default_rng(seed)
+    sets = []
+    if test_set is not None:
+        x, y = test_set
+        sets += [InputSet("test set, batch 64", [x], 64, y),
+                 InputSet("test set, batch 1", [x], 1, y)]
+    if schema and "columns" in schema:
+        sets += [InputSet(f"{n_random} random in range", [random_rows(schema, n_random, rng)]),
+                 InputSet("edge cases", [edge_rows(schema)])]
+    else:
+        ranges = (schema or {}).get("input", {}).get("range")
+        sets.append(InputSet(f"{n_random} random", [
+            random_like(t, n_random, rng, ranges) for t in example_inputs]))
+        if ranges:
+            low, high = ranges
+            sets.append(InputSet("edge cases", [np.stack([np.full(t.shape[1:], v, np.float32)
+                                                          for v in (low, (low + high) / 2, high)])
+                                                for t in example_inputs], 1))
+    return sets
+
+
+def random_rows(schema: dict, n: int, rng: np.random.Generator) -> np.ndarray:
+    columns = schema["columns"]
+    rows = np.zeros((n, len(columns)), np.float32)
+    for i, col in enumerate(columns):
+        if col["kind"] == "numeric":
+            rows[:, i] = rng.uniform(*col["range"], size=n)
+    for field_name, indices in one_hot_groups(columns).items():
+        chosen = rng.integers(len(indices), size=n)
+        rows[np.arange(n), np.asarray(indices)[chosen]] = 1.0
+    return rows
+
+
+def edge_rows(schema: dict) -> np.ndarray:
+    columns = schema["columns"]
+    numeric = [i for i, c in enumerate(columns) if c["kind"] == "numeric"]
+    groups = list(one_hot_groups(columns).values())
+    rows = []
+    for bounds in itertools.product(*[columns[i]["range"] for i in numeric]):
+        for hot in itertools.product(*groups):
+            row = np.zeros(len(columns), np.float32)
+            row[numeric] = bounds
+            row[list(hot)] = 1.0
+            rows.append(row)
+    return np.stack(rows)
+
+
+def one_hot_groups(columns: list[dict]) -> dict[str, list[int]]:
+    groups: dict[str, list[int]] = {}
+    for i, col in enumerate(columns):
+        if col["kind"] == "one_hot":
+            groups.setdefault(col["field"], []).append(i)
+    return groups
+
+
+def random_like(example: torch.Tensor, n: int, rng, ranges) -> np.ndarray:
+    shape = (n, *example.shape[1:])
+    if ranges:
+        return rng.uniform(*ranges, size=shape).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
+def run_batches(run, inputs: Inputs, batch_size: int) -> list[np.ndarray]:
+    chunks = [run([x[s:s + batch_size] for x in inputs])
+              for s in range(0, len(inputs[0]), batch_size)]
+    return [np.concatenate(parts) for parts in zip(*chunks)]
+
+
+def torch_runner(module: nn.Module):
+    @torch.no_grad()
+    def run(inputs: Inputs) -> list[np.ndarray]:
+        out = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
+        return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else (out,))]
+    return run
+
+
+# -- judging ------------------------------------------------------------------------------
+
+def labels_of(outputs: np.ndarray, schema: dict | None) -> np.ndarray | None:
+    task = (schema or {}).get("task")
+    if task == "binary_classification":
+        return (outputs[:, 0] >= schema.get("threshold", 0.5)).astype(int)
+    if task == "multiclass_classification":
+        return outputs.argmax(axis=1)
+    return None
+
+
+def task_metrics(outputs: np.ndarray, y: np.ndarray, schema: dict | None) -> dict:
+    task = (schema or {}).get("task")
+    if task == "binary_classification":
+        return {"accuracy": float(accuracy_score(y, labels_of(outputs, schema))),
+                "roc_auc": float(roc_auc_score(y, outputs[:, 0]))}
+    if task == "multiclass_classification":
+        return {"accuracy": float(accuracy_score(y, outputs.argmax(axis=1)))}
+    if task == "regression":
+        error = outputs.reshape(len(y), -1)[:, 0] - np.asarray(y).reshape(len(y))
+        return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.abs(error).mean())}
+    return {}
+
+
+PRIMARY_METRIC = {"binary_classification": "roc_auc", "multiclass_classification": "accuracy",
+                  "regression": "rmse"}
+
+
+@dataclass
+class Check:
+    name: str
+    value: float
+    limit: str
+    passed: bool
+    where: str = ""
+
+    def line(self) -> str:
+        mark = "✓" if self.passed else "✗"
+        return f"    {mark} {self.name}: {self.value:.4g} ({self.limit}){self.where}"
+
+
+@dataclass
+class RuntimeResult:
+    format: str
+    runtime: str
+    max_abs_diff: float = 0.0
+    max_rel_diff: float = 0.0
+    label_agreement: float | None = None
+    metrics: dict = field(default_factory=dict)
+    checks: list[Check] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and all(c.passed for c in self.checks)
+
+    def as_dict(self) -> dict:
+        return {"runtime": self.runtime, "max_abs_diff": self.max_abs_diff,
+                "max_rel_diff": self.max_rel_diff, "label_agreement": self.label_agreement,
+                "metrics": self.metrics, "passed": self.passed, "error": self.error,
+                "checks": [c.__dict__ for c in self.checks]}
+
+
+def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
+            schema: dict | None, tolerance: Tolerance) -> RuntimeResult:
+    result = RuntimeResult(fmt, runtime)
+    worst_abs, worst_abs_at, agree, total, disagree_at = 0.0, "", 0, 0, ""
+    span = 0.0
+    for s in sets:
+        outputs = run_batches(run, s.inputs, s.batch_size)
+        for k, (got, want) in enumerate(zip(outputs, reference[s.name])):
+            diff = np.abs(got.astype(np.float64) - want)
+            span = max(span, float(want.max() - want.min()))
+            if diff.max() > worst_abs:
+                row = int(np.unravel_index(diff.argmax(), diff.shape)[0])
+                worst_abs, worst_abs_at = float(diff.max()), f"{s.name}, output {k}, row {row}"
+            result.max_rel_diff = max(result.max_rel_diff,
+                                      float((diff / (np.abs(want) + 1e-6)).max()))
+        got_labels, want_labels = labels_of(outputs[0], schema), labels_of(reference[s.name][0], schema)
+        if got_labels is not None:
+            same = got_labels == want_labels
+            agree, total = agree + int(same.sum()), total + len(same)
+            if not same.all() and not disagree_at:
+                disagree_at = f"{s.name}, row {int(np.argmin(same))}"
+        if s.labels is not None and s.batch_size != 1 and not result.metrics:
+            result.metrics = task_metrics(outputs[0], s.labels, schema)
+    result.max_abs_diff = worst_abs
+    where = f" [worst: {worst_abs_at}]" if worst_abs_at else ""
+    if tolerance.max_abs_diff is not None:
+        result.checks.append(Check("max abs diff", worst_abs, f"<= {tolerance.max_abs_diff:g}",
+                                   worst_abs <= tolerance.max_abs_diff, where))
+    if total:
+        result.label_agreement = agree / total
+        result.checks.append(Check("label agreement", result.label_agreement,
+                                   f">= {tolerance.label_agreement:.1%}",
+                                   result.label_agreement >= tolerance.label_agreement,
+                                   f" [first disagreement: {disagree_at}]" if disagree_at else ""))
+    elif tolerance.max_abs_diff is None:
+        # No labels (regression, user models): judge quantized files by error relative to
+        # the spread of the reference outputs instead.
+        relative = worst_abs / max(span, 1e-12)
+        result.checks.append(Check("max abs diff / output range", relative, "<= 0.05",
+                                   relative <= 0.05, where))
+    metric = PRIMARY_METRIC.get((schema or {}).get("task"))
+    if tolerance.metric_within is not None and metric in result.metrics:
+        ours, theirs = result.metrics[metric], reference["metrics"][metric]
+        gap = abs(ours - theirs) / (abs(theirs) if metric == "rmse" else 1.0)
+        result.checks.append(Check(f"{metric} vs PyTorch's {theirs:.4f}", gap,
+                                   f"<= {tolerance.metric_within:g}"
+                                   + (" relative" if metric == "rmse" else ""),
+                                   gap <= tolerance.metric_within))
+    return result
+
+
+def check_parity(module: nn.Module, files: dict[str, "Path"], sets: list[InputSet],
+                 schema: dict | None, runtimes: dict[str, list[str]], log=print
+                 ) -> list[RuntimeResult]:
+    """`files` maps format name -> exported file (None when its export failed)."""
+    torch_run = torch_runner(module.eval())
+    reference = {s.name: run_batches(torch_run, s.inputs, s.batch_size) for s in sets}
+    labelled = next((s for s in sets if s.labels is not None), None)
+    reference["metrics"] = (task_metrics(reference[labelled.name][0], labelled.labels, schema)
+                            if labelled else {})
+    log(f"  reference: PyTorch {torch.__version__}; inputs: "
+        + "; ".join(f"{s.name} ({len(s.inputs[0])} rows)" for s in sets))
+    if reference["metrics"]:
+        log("  PyTorch metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in reference["metrics"].items()))
+    results = []
+    for fmt, path in files.items():
+        tolerance = FORMATS[fmt].tolerance
+        for runtime in runtimes.get(fmt) or [FORMATS[fmt].runtimes[0]]:
+            if path is None or not path.is_file():
+                result = RuntimeResult(fmt, runtime, error="no exported file (export failed)")
+            else:
+                try:
+                    result = compare(fmt, runtime, load_runner(path, runtime).run, sets,
+                                     reference, schema, tolerance)
+                except Exception as err:  # a runtime that refuses the file fails the check
+                    result = RuntimeResult(fmt, runtime, error=f"{type(err).__name__}: {err}")
+            log(f"  {'PASS' if result.passed else 'FAIL'} {fmt} on {runtime}"
+                + (f": {result.error}" if result.error else ""))
+            for check in result.checks:
+                log(check.line())
+            results.append(result)
+    return results
+
+
+def parity_document(results: list[RuntimeResult]) -> dict:
+    formats = {}
+    for fmt in dict.fromkeys(r.format for r in results):
+        runs = [r for r in results if r.format == fmt]
+        first = runs[0]
+        formats[fmt] = {
+            "runtime": first.runtime,
+            "max_abs_diff": max(r.max_abs_diff for r in runs),
+            "max_rel_diff": max(r.max_rel_diff for r in runs),
+            "label_agreement": min((r.label_agreement for r in runs
+                                    if r.label_agreement is not None), default=None),
+            "metrics": first.metrics,
+            "passed": all(r.passed for r in runs),
+            "runtimes": {r.runtime: r.as_dict() for r in runs},
+        }
+    return {"passed": all(f["passed"] for f in formats.values()) and bool(formats),
+            "formats": formats}
+
+
+def parity_markdown(document: dict, reference_metrics: dict | None = None) -> str:
+    lines = ["# Parity with PyTorch", "",
+             f"Overall: **{'PASSED' if document['passed'] else 'FAILED'}**", "",
+             "| format | runtime | max abs diff | max rel diff | label agreement | metrics | result |",
+             "|---|---|---|---|---|---|---|"]
+    for fmt, entry in document["formats"].items():
+        for runtime, r in entry["runtimes"].items():
+            agreement = "n/a" if r["label_agreement"] is None else f"{r['label_agreement']:.2%}"
+            metrics = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items()) or "—"
+            verdict = "✓ pass" if r["passed"] else f"✗ FAIL {r['error'] or ''}"
+            lines.append(f"| {fmt} | {runtime} | {r['max_abs_diff']:.2e} | "
+                         f"{r['max_rel_diff']:.2e} | {agreement} | {metrics} | {verdict} |")
+    if reference_metrics:
+        lines += ["", "PyTorch: " + ", ".join(f"{k} {v:.4f}" for k, v in reference_metrics.items())]
+    lines += ["", "Tolerances: " + "; ".join(f"{name}: {f.tolerance.describe()}"
+                                             for name, f in FORMATS.items())]
+    return "\n".join(lines) + "\n"

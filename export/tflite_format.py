@@ -1,0 +1,75 @@
+"""PyTorch -> TFLite directly with litert-torch, and the quantized variants made from that
+float32 file with ai-edge-quantizer: float16 weights, dynamic-range int8, and full-integer
+int8 calibrated on training rows."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+
+import numpy as np
+
+from pocketml.errors import UserError
+from pocketml.export.job import ExportJob
+
+
+@contextlib.contextmanager
+def quiet():
+    """litert-torch and the quantizer print progress trees on stdout; keep ours readable."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
+
+
+def export_tflite(job: ExportJob, path: Path) -> None:
+    import litert_torch
+
+    # litert-torch fixes the batch at the example's size; runners resize it per call.
+    sample = tuple(t[:1] for t in job.example_inputs)
+    with quiet():
+        litert_torch.convert(job.module, sample).export(str(path))
+
+
+def _quantize(source: Path, path: Path, configure, calibration=None) -> None:
+    from ai_edge_quantizer import quantizer
+
+    if not source.is_file():
+        raise UserError(f"{source} is missing: the quantized variants are made from the float32 "
+                        "TFLite file; export the 'tflite' format too.")
+    q = quantizer.Quantizer(str(source))
+    configure(q)
+    with quiet():
+        result = q.quantize(q.calibrate(calibration) if calibration is not None else None)
+    result.export_model(str(path), overwrite=True)
+
+
+def export_fp16(job: ExportJob, path: Path) -> None:
+    from ai_edge_quantizer import qtyping
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    _quantize(path.with_name("model.tflite"), path, lambda q: q.add_weight_only_config(
+        regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED, num_bits=16,
+        algorithm_key=AlgorithmName.FLOAT_CASTING))
+
+
+def export_int8(job: ExportJob, path: Path) -> None:
+    from ai_edge_quantizer import recipe
+
+    _quantize(path.with_name("model.tflite"), path,
+              lambda q: q.load_quantization_recipe(recipe.dynamic_wi8_afp32()))
+
+
+def export_int8_full(job: ExportJob, path: Path) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+    from ai_edge_quantizer import recipe
+
+    if job.calibration is None:
+        raise UserError("full-integer int8 needs calibration rows; this model folder has no "
+                        "calibration.npz (train it with `pocketml train`).")
+    source = path.with_name("model.tflite")
+    signature = Interpreter(model_path=str(source)).get_signature_list()
+    name, = signature
+    input_name = signature[name]["inputs"][0]
+    rows = [{input_name: row[None].astype(np.float32)} for row in job.calibration]
+    _quantize(source, path, lambda q: q.load_quantization_recipe(recipe.static_wi8_ai8()),
+              calibration={name: rows})
