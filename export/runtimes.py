@@ -35,25 +35,47 @@ class OnnxRunner:
 
 
 class TFLiteRunner:
-    """Drives a .tflite file through the tensor API, resizing the batch dimension as needed
-    (litert-torch writes a fixed batch of 1)."""
+    """Drives a .tflite file through the tensor API.
+
+    litert-torch writes a fixed batch of 1. Most graphs can be resized to any batch; some
+    (recurrent layers reshape with constant sizes) cannot, and then a batch runs row by row,
+    which is what a phone does anyway. `resizable` records which case this file is.
+    """
 
     def __init__(self, path: Path, interpreter_class):
         self.interpreter = interpreter_class(model_path=str(path), num_threads=1)
         self.interpreter.allocate_tensors()
-        self.inputs = self.interpreter.get_input_details()
-        self.outputs = self.interpreter.get_output_details()
+        self._read_details()
+        self.file_batch = int(self.inputs[0]["shape"][0])
+        self.resizable = True
         self.input_names = [d["name"] for d in self.inputs]
         self.output_names = [d["name"] for d in self.outputs]
 
+    def _read_details(self) -> None:
+        self.inputs = self.interpreter.get_input_details()
+        self.outputs = self.interpreter.get_output_details()
+
+    def _resize(self, shapes: list[tuple[int, ...]]) -> None:
+        for detail, shape in zip(self.inputs, shapes):
+            self.interpreter.resize_tensor_input(detail["index"], list(shape))
+        self.interpreter.allocate_tensors()
+        self._read_details()
+
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        interpreter = self.interpreter
         if any(tuple(d["shape"]) != x.shape for d, x in zip(self.inputs, inputs)):
-            for detail, x in zip(self.inputs, inputs):
-                interpreter.resize_tensor_input(detail["index"], list(x.shape))
-            interpreter.allocate_tensors()
-            self.inputs = interpreter.get_input_details()
-            self.outputs = interpreter.get_output_details()
+            if self.resizable:
+                try:
+                    self._resize([x.shape for x in inputs])
+                except RuntimeError:
+                    self.resizable = False
+                    self._resize([(self.file_batch, *x.shape[1:]) for x in inputs])
+            if not self.resizable:
+                rows = [self._invoke([x[i:i + 1] for x in inputs]) for i in range(len(inputs[0]))]
+                return [np.concatenate(parts) for parts in zip(*rows)]
+        return self._invoke(inputs)
+
+    def _invoke(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        interpreter = self.interpreter
         for detail, x in zip(self.inputs, inputs):
             interpreter.set_tensor(detail["index"], quantize(x, detail))
         interpreter.invoke()

@@ -4,21 +4,13 @@ int8 calibrated on training rows."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import numpy as np
 
 from pocketml.errors import UserError
+from pocketml.export.console import quiet
 from pocketml.export.job import ExportJob
-
-
-@contextlib.contextmanager
-def quiet():
-    """litert-torch and the quantizer print progress trees on stdout; keep ours readable."""
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
 
 
 def export_tflite(job: ExportJob, path: Path) -> None:
@@ -36,11 +28,11 @@ def _quantize(source: Path, path: Path, configure, calibration=None) -> None:
     if not source.is_file():
         raise UserError(f"{source} is missing: the quantized variants are made from the float32 "
                         "TFLite file; export the 'tflite' format too.")
-    q = quantizer.Quantizer(str(source))
-    configure(q)
     with quiet():
+        q = quantizer.Quantizer(str(source))
+        configure(q)
         result = q.quantize(q.calibrate(calibration) if calibration is not None else None)
-    result.export_model(str(path), overwrite=True)
+        result.export_model(str(path), overwrite=True)
 
 
 def export_fp16(job: ExportJob, path: Path) -> None:
@@ -59,17 +51,29 @@ def export_int8(job: ExportJob, path: Path) -> None:
               lambda q: q.load_quantization_recipe(recipe.dynamic_wi8_afp32()))
 
 
-def export_int8_full(job: ExportJob, path: Path) -> None:
+def export_16x8(job: ExportJob, path: Path) -> None:
+    """Integer compute in the network's layers: int8 weights, int16 activations, calibrated.
+
+    Measured on the kidney MLP: int8 activations saturate the final logit at 0 (label
+    agreement 60 %), and quantizing the raw input tensor with one scale flattens narrow
+    features such as specific gravity (1.005-1.025) next to sodium (100-170): 97.5 %. So the
+    in-graph scaling stays float and the layers after it run 16x8 integer kernels.
+    """
     from ai_edge_litert.interpreter import Interpreter
-    from ai_edge_quantizer import recipe
+    from ai_edge_quantizer import qtyping
 
     if job.calibration is None:
-        raise UserError("full-integer int8 needs calibration rows; this model folder has no "
+        raise UserError("16x8 quantization needs calibration rows; this model folder has no "
                         "calibration.npz (train it with `pocketml train`).")
     source = path.with_name("model.tflite")
     signature = Interpreter(model_path=str(source)).get_signature_list()
     name, = signature
     input_name = signature[name]["inputs"][0]
     rows = [{input_name: row[None].astype(np.float32)} for row in job.calibration]
-    _quantize(source, path, lambda q: q.load_quantization_recipe(recipe.static_wi8_ai8()),
-              calibration={name: rows})
+
+    def configure(q):
+        for op in (qtyping.TFLOperationName.FULLY_CONNECTED, qtyping.TFLOperationName.CONV_2D):
+            q.add_static_config(regex=".*", operation_name=op, activation_num_bits=16,
+                                weight_num_bits=8)
+
+    _quantize(source, path, configure, calibration={name: rows})

@@ -60,6 +60,13 @@ def cmd_bundle(args) -> int:
     return 0
 
 
+def cmd_bench(args) -> int:
+    from pocketml.export.bench import bench_folder
+
+    bench_folder(args.dir, repeats=args.repeats)
+    return 0
+
+
 def cmd_all(args) -> int:
     from pocketml.export.formats import DEFAULT_FORMATS
     from pocketml.export.model_folder import bundle_folder, export_folder
@@ -134,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("dir", type=Path)
     bundle.add_argument("--to", type=Path, default=Path("mobile_app/model"))
     bundle.set_defaults(handler=cmd_bundle)
+
+    bench = commands.add_parser("bench", help="size, load time and latency of every format")
+    bench.add_argument("dir", type=Path)
+    bench.add_argument("--repeats", type=int, default=2000, help="timed runs at batch 1")
+    bench.set_defaults(handler=cmd_bench)
 
     everything = commands.add_parser("all", help="train kidney, export, verify, bundle into the app")
     everything.add_argument("--artifacts", type=Path, default=Path("artifacts"))

@@ -1,0 +1,35 @@
+# The two commands of the README:
+#   make all    set up, then train + export + verify the kidney model and bundle it into the app
+#   make test   set up, then run the test suite (the app tests need Xvfb: installed here on Debian)
+# Set-up is idempotent: a venv in .venv, torch pinned first (an unpinned torch pulls CUDA wheels).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# Debian packages for the app tests: a virtual X server and the Mesa GL driver Kivy draws with.
+APT_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libmtdev1
+
+.PHONY: all test setup system-deps clean
+
+all: setup
+	$(BIN)/pocketml all
+
+test: setup system-deps
+	$(BIN)/python -m pytest -q
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e ".[app,dev]"
+	touch $@
+
+system-deps:
+	@command -v Xvfb >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); \
+	  else echo "The app tests need Xvfb: sudo apt-get install $(APT_PACKAGES)"; exit 2; fi; }
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -1,0 +1,73 @@
+"""Fixtures shared across the suite: the real CKD files, and one kidney model trained,
+exported and bundled once per session (about 20 s) for the export and app tests."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def ckd_csv() -> Path:
+    return SHARED_DATA / "kidney_disease.csv"
+
+
+@pytest.fixture(scope="session")
+def ckd_arff() -> Path:
+    return SHARED_DATA / "chronic_kidney_disease_full.arff"
+
+
+@pytest.fixture(scope="session")
+def kidney_folder(tmp_path_factory, ckd_csv) -> Path:
+    """A kidney model folder, trained and exported (all default formats), parity verified."""
+    from pocketml.export.formats import DEFAULT_FORMATS
+    from pocketml.export.model_folder import export_folder
+    from pocketml.train.kidney import KidneyOptions, train_kidney
+
+    folder = tmp_path_factory.mktemp("artifacts") / "kidney"
+    train_kidney(KidneyOptions(out=folder, data=ckd_csv, progress=False), log=lambda _: None)
+    assert export_folder(folder, DEFAULT_FORMATS, log=lambda _: None)
+    return folder
+
+
+@pytest.fixture
+def kidney_copy(kidney_folder, tmp_path) -> Path:
+    """A private copy of the exported folder, for tests that damage files."""
+    return Path(shutil.copytree(kidney_folder, tmp_path / "kidney"))
+
+
+@pytest.fixture(scope="session")
+def kidney_bundle(kidney_folder, tmp_path_factory) -> Path:
+    """What `pocketml bundle` puts in mobile_app/model: TFLite, ONNX, schema, manifest."""
+    from pocketml.export.model_folder import bundle_folder
+
+    bundle = tmp_path_factory.mktemp("app") / "model"
+    bundle_folder(kidney_folder, bundle, log=lambda _: None)
+    return bundle
+
+
+@pytest.fixture(scope="session")
+def kidney_test_set(kidney_folder) -> pd.DataFrame:
+    """The held-out patients: the model's columns, `class` (1 = ckd) and PyTorch's `p_ckd`."""
+    import torch
+
+    from pocketml.train.artifacts import load_model, load_test_set, read_json
+
+    x, y = load_test_set(kidney_folder)
+    columns = [c["name"] for c in read_json(kidney_folder / "schema.json")["columns"]]
+    with torch.no_grad():
+        p = load_model(kidney_folder)(torch.from_numpy(x)).numpy()[:, 0]
+    table = pd.DataFrame(x, columns=columns)
+    table["class"] = y.astype(int)
+    table["p_ckd"] = p.astype(np.float32)
+    return table
