@@ -122,11 +122,16 @@ def train_kidney(options: KidneyOptions, log=print) -> dict:
 def class_counts_after_balancing(pipeline, x_train, y_train) -> dict:
     """Run the pipeline's steps up to and including the balancer on the training rows."""
     before = Counter(y_train.tolist())
-    head = pipeline[: pipeline.steps.index(("balance", pipeline["balance"])) + 1]
-    after = Counter(head.fit_resample(x_train, y_train)[1].tolist()) \
-        if pipeline["balance"] != "passthrough" else before
-    named = lambda counts: {CLASSES[k]: int(v) for k, v in sorted(counts.items())}
-    return {"before": named(before), "after": named(after)}
+    after = before
+    if pipeline["balance"] != "passthrough":
+        step_names = [name for name, _ in pipeline.steps]
+        head = pipeline[: step_names.index("balance") + 1]
+        after = Counter(head.fit_resample(x_train, y_train)[1].tolist())
+    return {"before": class_names(before), "after": class_names(after)}
+
+
+def class_names(counts: Counter) -> dict[str, int]:
+    return {CLASSES[label]: int(n) for label, n in sorted(counts.items())}
 
 
 def training_record(classifier: MLPClassifier, options: KidneyOptions) -> dict:
