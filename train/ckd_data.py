@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,13 +104,13 @@ def load_ckd(path: str | Path) -> CKDData:
         raise DataError(f"{path}: no such file. Pass --data with the path of kidney_disease.csv "
                         "or chronic_kidney_disease_full.arff, or leave --data out to download it.")
     raw = path.read_bytes()
-    if not raw.strip():
-        raise DataError(f"{path}: the file is empty. Point --data at the CKD CSV or ARFF file.")
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not a text file (byte {err.start} is not UTF-8); "
                         "expected the CKD data as CSV or ARFF.") from None
+    if not text.strip():  # after decoding, so a file holding only a byte-order mark is empty too
+        raise DataError(f"{path}: the file is empty. Point --data at the CKD CSV or ARFF file.")
     if _looks_like_arff(text):
         records, repaired, dropped = _read_arff_rows(path, text)
         fmt = "arff"
@@ -214,10 +215,14 @@ def _parse_value(path: Path, line_no: int, attr: Attribute, raw: str):
         return np.nan if attr.is_numeric else None
     if attr.is_numeric:
         try:
-            return float(value)
+            number = float(value)
         except ValueError:
             raise DataError(f"{path} line {line_no}, column '{attr.name}': {raw!r} is not a "
                             "number; fix it or replace it with ? for missing.") from None
+        if not math.isfinite(number):  # float() accepts "inf" and "nan"; no measurement is
+            raise DataError(f"{path} line {line_no}, column '{attr.name}': {raw!r} is not a "
+                            "finite number; fix it or replace it with ? for missing.")
+        return number
     if value not in attr.choices:
         raise DataError(f"{path} line {line_no}, column '{attr.name}': {raw!r} is not one of "
                         f"{', '.join(attr.choices)}.")

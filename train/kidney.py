@@ -21,15 +21,20 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
+from pocketml.errors import DataError, UserError
 from pocketml.train import artifacts
-from pocketml.train.ckd_data import ATTRIBUTE_BY_NAME, CLASSES, TARGET, load_ckd
+from pocketml.train.ckd_data import (ATTRIBUTE_BY_NAME, CATEGORICAL, CLASSES, NUMERIC, TARGET,
+                                     CKDData, load_ckd)
 from pocketml.train.ckd_fetch import obtain_ckd
 from pocketml.train.ckd_pipeline import SEED_FEATURES, build_pipeline, rank_features
+from pocketml.train.loop import resolve_device
 from pocketml.train.metrics import (SCORERS, binary_metrics, plot_confusion, plot_roc,
                                     plot_training_curves, summarize_cv)
 from pocketml.train.mlp_classifier import MLPClassifier
 
 THRESHOLD = 0.5
+# Columns after one-hot encoding: what --k may select from.
+ENCODED_COLUMNS = len(NUMERIC) + sum(len(ATTRIBUTE_BY_NAME[c].choices) for c in CATEGORICAL)
 
 
 @dataclass
@@ -61,14 +66,40 @@ def candidate_models(options: KidneyOptions) -> dict:
     }
 
 
+def check_options(options: KidneyOptions) -> None:
+    """Refuse bad options before any data is fetched or anything is written."""
+    if options.folds < 2:
+        raise UserError(f"--folds {options.folds}: cross-validation needs at least 2 folds.")
+    if options.features == "auto" and not 1 <= options.k <= ENCODED_COLUMNS:
+        raise UserError(f"--k {options.k}: choose 1 to {ENCODED_COLUMNS}, the number of "
+                        "encoded features.")
+    if options.seed < 0:
+        raise UserError(f"--seed {options.seed}: use a non-negative integer.")
+    resolve_device(options.device)
+
+
+def check_classes(data: CKDData, options: KidneyOptions) -> None:
+    """Every class must reach the held-out split and every cross-validation fold."""
+    counts = data.frame[TARGET].value_counts()
+    needed = 2 * options.folds
+    short = [name for label, name in enumerate(CLASSES) if counts.get(label, 0) < needed]
+    if short:
+        found = ", ".join(f"{name}={counts.get(label, 0)}" for label, name in enumerate(CLASSES))
+        raise DataError(f"{data.path}: column '{TARGET}' has too few rows of class "
+                        f"{', '.join(short)} ({found}); training with {options.folds} folds "
+                        f"needs at least {needed} of each. Use the full CKD data.")
+
+
 def train_kidney(options: KidneyOptions, log=print) -> dict:
     started = time.perf_counter()
+    check_options(options)
     if options.data is None:
         data_path, origin = obtain_ckd(log)
     else:
         data_path, origin = Path(options.data), "--data"
     data = load_ckd(data_path)
     log(f"data from {origin}\n  {data.describe()}")
+    check_classes(data, options)
 
     x_train, x_test, y_train, y_test = split_train_test(data.frame, options)
     ranking = rank_features(x_train, y_train, options.select, options.seed)
@@ -84,7 +115,8 @@ def train_kidney(options: KidneyOptions, log=print) -> dict:
                  disable=not options.progress)
     for name, pipeline in steps:
         steps.set_postfix(model=name)
-        scores = cross_validate(clone(pipeline), x_train, y_train, cv=folds, scoring=SCORERS)
+        scores = cross_validate(clone(pipeline), x_train, y_train, cv=folds, scoring=SCORERS,
+                                error_score="raise")
         cv[name] = summarize_cv(scores)
         pipeline.fit(x_train, y_train)
         probabilities[name] = pipeline.predict_proba(x_test)[:, 1]
