@@ -27,6 +27,13 @@ def resolve_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
+def check_run_options(device: str, seed: int) -> None:
+    """Refuse a bad --device or --seed before any data is read or anything is written."""
+    if seed < 0:
+        raise UserError(f"--seed {seed}: use a non-negative integer.")
+    resolve_device(device)
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)

@@ -30,6 +30,10 @@ class Standardize(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
 
+    def inverse(self, z: torch.Tensor) -> torch.Tensor:
+        """Back to raw units: what a regressor trained on standardized targets outputs."""
+        return z * self.std + self.mean
+
 
 class MLP(nn.Module):
     """ANN/MLP for tabular data: raw features -> standardize -> hidden layers -> P(positive)."""
@@ -58,7 +62,66 @@ class MLP(nn.Module):
         return {"architecture": "mlp", **self.hparams}
 
 
-ARCHITECTURES: dict[str, type[nn.Module]] = {"mlp": MLP}
+class DigitsCNN(nn.Module):
+    """The lecture's CNN for 28x28 digits, layer for layer:
+
+    raw pixels 0..255 [N,1,28,28] -> /255, standardize -> Conv2d(1,32,3) [N,32,26,26] -> ReLU
+    -> MaxPool2d(2) [N,32,13,13] -> flatten (5408) -> Linear(5408,10) -> softmax.
+    Dropout before the dense layer is the only addition: it regularises and is a no-op at export.
+    """
+
+    def __init__(self, dropout: float = 0.5):
+        super().__init__()
+        self.hparams = dict(dropout=dropout)
+        self.scale = Standardize(1)  # one mean and std for all pixels, fitted on training images
+        self.features = nn.Sequential(nn.Conv2d(1, 32, 3), nn.ReLU(), nn.MaxPool2d(2),
+                                      nn.Flatten())
+        self.classifier = nn.Sequential(nn.Dropout(dropout), nn.Linear(32 * 13 * 13, 10))
+
+    def fit_scale(self, images: torch.Tensor) -> "DigitsCNN":
+        self.scale.fit(images.reshape(-1, 1) / 255)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.classifier(self.features(self.scale(x / 255))), dim=-1)
+
+    def config(self) -> dict:
+        return {"architecture": "digits_cnn", **self.hparams}
+
+
+RECURRENT_CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM}  # nn.RNN's default nonlinearity is tanh
+
+
+class SequenceRNN(nn.Module):
+    """Next-value forecaster: a window of raw values [N,window,1] -> the next value [N,1].
+
+    Inputs are standardized and the prediction un-standardized with the same training-series
+    statistics, so the network works in units near 1 and the phone sees raw units both ways.
+    """
+
+    def __init__(self, cell: str = "lstm", hidden_size: int = 32, num_layers: int = 1):
+        super().__init__()
+        if cell not in RECURRENT_CELLS:
+            raise ValueError(f"cell {cell!r}: choose one of {', '.join(RECURRENT_CELLS)}")
+        self.hparams = dict(cell=cell, hidden_size=hidden_size, num_layers=num_layers)
+        self.scale = Standardize(1)
+        self.recurrent = RECURRENT_CELLS[cell](1, hidden_size, num_layers, batch_first=True)
+        self.head = nn.Linear(hidden_size, 1)
+
+    def fit_scale(self, series: torch.Tensor) -> "SequenceRNN":
+        self.scale.fit(series.reshape(-1, 1))
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        states, _ = self.recurrent(self.scale(x))
+        return self.scale.inverse(self.head(states[:, -1]))
+
+    def config(self) -> dict:
+        return {"architecture": "sequence_rnn", **self.hparams}
+
+
+ARCHITECTURES: dict[str, type[nn.Module]] = {
+    "mlp": MLP, "digits_cnn": DigitsCNN, "sequence_rnn": SequenceRNN}
 
 
 def build_model(config: dict) -> nn.Module:
