@@ -27,7 +27,7 @@ from pocketml.train.ckd_data import (ATTRIBUTE_BY_NAME, CATEGORICAL, CLASSES, NU
                                      CKDData, load_ckd)
 from pocketml.train.ckd_fetch import obtain_ckd
 from pocketml.train.ckd_pipeline import SEED_FEATURES, build_pipeline, rank_features
-from pocketml.train.loop import resolve_device
+from pocketml.train.loop import check_run_options
 from pocketml.train.metrics import (SCORERS, binary_metrics, plot_confusion, plot_roc,
                                     plot_training_curves, summarize_cv)
 from pocketml.train.mlp_classifier import MLPClassifier
@@ -73,9 +73,7 @@ def check_options(options: KidneyOptions) -> None:
     if options.features == "auto" and not 1 <= options.k <= ENCODED_COLUMNS:
         raise UserError(f"--k {options.k}: choose 1 to {ENCODED_COLUMNS}, the number of "
                         "encoded features.")
-    if options.seed < 0:
-        raise UserError(f"--seed {options.seed}: use a non-negative integer.")
-    resolve_device(options.device)
+    check_run_options(options.device, options.seed)
 
 
 def check_classes(data: CKDData, options: KidneyOptions) -> None:
