@@ -6,8 +6,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages for the app tests: a virtual X server and the Mesa GL driver Kivy draws with.
-APT_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libmtdev1
+# Debian packages for the app tests: a virtual X server, the Mesa GL driver Kivy draws with,
+# and xclip, Kivy's clipboard on X11 (without it every text field logs a CRITICAL traceback).
+APT_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libmtdev1 xclip
 
 .PHONY: all test setup system-deps clean
 
@@ -27,7 +28,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 system-deps:
-	@command -v Xvfb >/dev/null || { \
+	@command -v Xvfb >/dev/null && command -v xclip >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); \
 	  else echo "The app tests need Xvfb: sudo apt-get install $(APT_PACKAGES)"; exit 2; fi; }
 

@@ -1,0 +1,131 @@
+"""pocketml's app: a form built from the bundle's schema, a Submit button, and the prediction.
+
+Layout is in pocketml.kv; the logic (integrity check, form, validation, inference) is in
+pocketapp/, which knows nothing about widgets. This file only connects the two.
+
+Runs on Android and iOS (buildozer / kivy-ios package this folder) and on a desktop:
+    python mobile_app/main.py                      # the bundle in mobile_app/model
+    POCKETML_BUNDLE=path/to/bundle python mobile_app/main.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pocketapp.bundle import BundleError, open_bundle
+from pocketapp.form import ChoiceField
+from pocketapp.predictors import PLATFORM, load_predictor
+
+if PLATFORM == "desktop":  # a phone-shaped window; must be set before the Window is created
+    from kivy.config import Config
+
+    Config.set("graphics", "width", "460")
+    Config.set("graphics", "height", "820")
+    Config.set("input", "mouse", "mouse,multitouch_on_demand")  # no red dots on right click
+
+from kivy.app import App
+from kivy.core.window import Window
+from kivy.factory import Factory
+from kivy.properties import BooleanProperty, StringProperty
+from kivy.uix.boxlayout import BoxLayout
+
+DEFAULT_BUNDLE = Path(__file__).resolve().parent / "model"
+NOT_A_DIAGNOSIS = "A screening aid, not a diagnosis: see a doctor about any result."
+
+
+class NumericEntry(BoxLayout):
+    title = StringProperty()
+    hint = StringProperty()  # unit and plausible range
+    message = StringProperty()  # why the value was refused; empty when it is fine
+
+    def answer(self) -> str:
+        return self.ids.entry.text
+
+
+class ChoiceEntry(BoxLayout):
+    title = StringProperty()
+    message = StringProperty()
+
+    def __init__(self, choices: list[str], group: str, **kwargs):
+        super().__init__(**kwargs)
+        for choice in choices:
+            self.ids.choices.add_widget(Factory.ChoiceButton(text=choice, group=group))
+
+    def answer(self) -> str | None:
+        return next((b.text for b in self.ids.choices.children if b.state == "down"), None)
+
+
+class FormScreen(BoxLayout):
+    heading = StringProperty()
+    result = StringProperty()
+    result_is_error = BooleanProperty(False)
+    footer = StringProperty()
+
+
+class ErrorScreen(BoxLayout):
+    message = StringProperty()
+
+
+class PocketMLApp(App):
+    """Builds FormScreen from the bundle, or ErrorScreen when the bundle cannot be trusted."""
+
+    title = "pocketml"
+
+    def __init__(self, bundle_dir: Path | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.bundle_dir = Path(bundle_dir or os.environ.get("POCKETML_BUNDLE") or DEFAULT_BUNDLE)
+        self.entries: dict[str, NumericEntry | ChoiceEntry] = {}
+        self.bundle = self.predictor = None
+
+    def build(self):
+        Window.softinput_mode = "below_target"  # a phone's keyboard must not hide the field
+        try:
+            self.bundle = open_bundle(self.bundle_dir)
+            self.predictor = load_predictor(self.bundle)
+        except BundleError as err:
+            return ErrorScreen(message=str(err))
+        except Exception as err:  # a runtime that cannot load the file: show it, never crash
+            return ErrorScreen(message=f"The model could not be loaded: {err}")
+        return self.build_form()
+
+    def build_form(self) -> FormScreen:
+        form = self.bundle.form
+        screen = FormScreen(heading=f"{form.model_name}: probability of {form.positive_class}",
+                            footer=f"{self.predictor.runtime}, offline")
+        for field in form.fields:
+            title = f"{field.label} ({field.name})" if field.label != field.name else field.name
+            if isinstance(field, ChoiceField):
+                entry = ChoiceEntry(field.choices, group=f"field-{field.name}", title=title)
+            else:
+                entry = NumericEntry(title=title, hint=field.hint)
+            screen.ids.fields.add_widget(entry)
+            self.entries[field.name] = entry
+        return screen
+
+    def submit(self) -> None:
+        """Validate every field, then predict only when all are valid."""
+        form = self.bundle.form
+        row, errors = form.encode({name: e.answer() for name, e in self.entries.items()})
+        for name, entry in self.entries.items():
+            entry.message = errors.get(name, "")
+        if errors:
+            labels = [f.label for f in form.fields if f.name in errors]
+            self.show(f"Fix {len(errors)} field{'s' if len(errors) > 1 else ''} first: "
+                      f"{', '.join(labels)}.", error=True)
+            return
+        try:
+            prediction = form.decide(self.predictor.predict(row))
+        except Exception as err:  # a runtime failure is reported, never raised into Kivy
+            self.show(f"The model failed on this input: {err}", error=True)
+            return
+        self.show(f"Probability of {prediction.positive_class}: {prediction.percent}\n"
+                  f"Predicted class: {prediction.label} (threshold {prediction.threshold:.0%})\n"
+                  f"{NOT_A_DIAGNOSIS}", error=False)
+
+    def show(self, text: str, error: bool) -> None:
+        self.root.result, self.root.result_is_error = text, error
+
+
+if __name__ == "__main__":
+    PocketMLApp().run()

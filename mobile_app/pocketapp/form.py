@@ -1,0 +1,131 @@
+"""The form a schema describes, and how its answers become the model's input row.
+
+The schema lists the model's input columns in order. A numeric column is one field; one-hot
+columns that share a `field` are one choice (pus cells: abnormal / normal), so a person picks a
+word and never types a one-hot value. Fields appear in the order of their first column."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pocketapp.validation import Invalid, format_range, parse_number
+
+SCHEMA_FORMAT = "pocketml-schema/1"
+
+
+class SchemaError(ValueError):
+    """A schema.json this app cannot build a form from."""
+
+
+@dataclass(frozen=True)
+class NumericField:
+    name: str
+    label: str
+    unit: str
+    low: float | None
+    high: float | None
+    column: int  # its position in the model's input row
+
+    @property
+    def hint(self) -> str:
+        """What the form shows beside the entry: unit and plausible range."""
+        parts = [self.unit] if self.unit else []
+        if self.low is not None:
+            parts.append("range " + format_range(self.low, self.high))
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ChoiceField:
+    name: str
+    label: str
+    columns: dict[str, int] = field(default_factory=dict)  # choice -> position in the input row
+
+    @property
+    def choices(self) -> list[str]:
+        return list(self.columns)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    probability: float  # of the positive class
+    label: str
+    positive_class: str
+    threshold: float
+
+    @property
+    def percent(self) -> str:
+        """The probability as a person reads it: never a flat 0% or 100% from a model."""
+        if self.probability > 0.999:
+            return "> 99.9%"
+        if self.probability < 0.001:
+            return "< 0.1%"
+        return f"{self.probability:.1%}"
+
+
+class FormSpec:
+    """The fields of a schema, and `encode` from answers to the model's input row."""
+
+    def __init__(self, schema: dict):
+        if schema.get("format") != SCHEMA_FORMAT:
+            raise SchemaError(f"schema format {schema.get('format')!r}, expected {SCHEMA_FORMAT!r}")
+        try:
+            self.n_columns = len(schema["columns"])
+            self.fields = _fields(schema["columns"])
+            self.classes = list(schema["classes"])
+            self.positive_class = schema["positive_class"]
+            self.threshold = float(schema["threshold"])
+            self.model_name = schema.get("model", "model")
+        except (KeyError, TypeError, ValueError) as err:
+            raise SchemaError(f"schema.json is incomplete or malformed ({err!r})") from None
+        if self.positive_class not in self.classes or len(self.classes) != 2:
+            raise SchemaError("schema.json: expected two classes including positive_class")
+
+    def encode(self, answers: dict[str, str | None]) -> tuple[list[float] | None, dict[str, str]]:
+        """(the input row, {}) when every answer is valid, else (None, {field: message}).
+
+        `answers` maps a field name to the text typed (numeric) or the choice picked (None
+        when nothing is picked). Nothing invalid ever gets into a row."""
+        row = [0.0] * self.n_columns
+        errors: dict[str, str] = {}
+        for f in self.fields:
+            answer = answers.get(f.name)
+            if isinstance(f, NumericField):
+                try:
+                    row[f.column] = parse_number(answer or "", f.low, f.high)
+                except Invalid as err:
+                    errors[f.name] = str(err)
+            elif answer in f.columns:
+                row[f.columns[answer]] = 1.0
+            else:
+                errors[f.name] = "choose one: " + " or ".join(f.choices)
+        return (None, errors) if errors else (row, {})
+
+    def decide(self, probability: float) -> Prediction:
+        if not 0.0 <= probability <= 1.0:  # NaN fails this too
+            raise ValueError(f"the model returned {probability}, which is not a probability")
+        negative = next(c for c in self.classes if c != self.positive_class)
+        label = self.positive_class if probability >= self.threshold else negative
+        return Prediction(probability, label, self.positive_class, self.threshold)
+
+
+def _fields(columns: list[dict]) -> list[NumericField | ChoiceField]:
+    fields: dict[str, NumericField | ChoiceField] = {}
+    for position, column in enumerate(columns):
+        name = column.get("field", column["name"])
+        if column["kind"] == "numeric":
+            low, high = column.get("range") or (None, None)
+            fields[name] = NumericField(name, column.get("label", name), column.get("unit", ""),
+                                        _number(low), _number(high), position)
+        elif column["kind"] == "one_hot":
+            choice = fields.setdefault(name, ChoiceField(name, column.get("label", name)))
+            if not isinstance(choice, ChoiceField):
+                raise SchemaError(f"field {name!r} is both numeric and a choice")
+            choice.columns[str(column["choice"])] = position
+        else:
+            raise SchemaError(f"column {column['name']!r}: unknown kind {column['kind']!r}")
+    return list(fields.values())
+
+
+def _number(value) -> float | None:
+    return None if value is None else float(value)

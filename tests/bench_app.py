@@ -1,0 +1,101 @@
+"""Benchmark the app (a script, not a test: timings vary with the machine).
+
+    python tests/bench_app.py [--bundle mobile_app/model] [--repeats 5000] [--starts 5]
+
+Prints
+  * Submit to result: the Submit handler's work, validation of every field + one inference +
+    the decision, p50/p99 over --repeats runs (target p50 <= 1 ms);
+  * start to a usable form: launching the real app (under Xvfb when there is no display) until
+    its first frame with the form on screen, median of --starts launches (target <= 3 s)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "mobile_app"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from app_fixtures import DRIVER, driver_env, virtual_display  # noqa: E402
+from pocketapp.bundle import open_bundle  # noqa: E402
+from pocketapp.form import ChoiceField  # noqa: E402
+from pocketapp.predictors import load_predictor  # noqa: E402
+
+
+def typical_answers(form) -> dict[str, str]:
+    """Mid-range numbers and the first choice: what a person would type."""
+    return {f.name: (f.choices[0] if isinstance(f, ChoiceField)
+                     else str(round((f.low + f.high) / 2, 3)) if f.low is not None else "1")
+            for f in form.fields}
+
+
+def bench_submit(bundle_dir: Path, repeats: int) -> dict:
+    bundle = open_bundle(bundle_dir)
+    predictor = load_predictor(bundle)
+    form, answers = bundle.form, typical_answers(bundle.form)
+    for _ in range(100):  # warm-up: first invocations allocate
+        predictor.predict(form.encode(answers)[0])
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        row, errors = form.encode(answers)
+        form.decide(predictor.predict(row))
+        times.append(time.perf_counter() - started)
+    times.sort()
+    return {"runtime": predictor.runtime, "p50_ms": 1e3 * times[len(times) // 2],
+            "p99_ms": 1e3 * times[int(len(times) * 0.99)]}
+
+
+def bench_start(bundle_dir: Path, starts: int) -> dict | None:
+    if os.environ.get("DISPLAY"):
+        return launch_times(bundle_dir, starts, os.environ["DISPLAY"])
+    if not shutil.which("Xvfb"):
+        return None
+    with virtual_display() as display:
+        return launch_times(bundle_dir, starts, display)
+
+
+def launch_times(bundle_dir: Path, starts: int, display: str) -> dict:
+    """Median seconds from launching the app to its first frame with the form on screen."""
+    launches = []
+    with tempfile.TemporaryDirectory() as out:
+        env = driver_env(display, Path(out) / "kivy")
+        for _ in range(starts):
+            env["POCKETML_T0"] = repr(time.time())
+            subprocess.run([sys.executable, str(DRIVER), "form", "--bundle", str(bundle_dir),
+                            "--out", out], env=env, check=True, capture_output=True)
+            launches.append(json.loads((Path(out) / "report.json").read_text()))
+    return {key: statistics.median(r[key] for r in launches)
+            for key in ("first_frame_since_launch_s", "first_frame_s")}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bundle", type=Path, default=ROOT / "mobile_app" / "model")
+    parser.add_argument("--repeats", type=int, default=5000)
+    parser.add_argument("--starts", type=int, default=5)
+    args = parser.parse_args()
+
+    submit = bench_submit(args.bundle, args.repeats)
+    print(f"Submit to result ({submit['runtime']}, {args.repeats} runs): "
+          f"p50 {submit['p50_ms']:.3f} ms, p99 {submit['p99_ms']:.3f} ms  (target p50 <= 1 ms)")
+    start = bench_start(args.bundle, args.starts)
+    if start is None:
+        print("start to a usable form: skipped, no display and no Xvfb (apt-get install xvfb)")
+    else:
+        print(f"start to a usable form (median of {args.starts}): "
+              f"{start['first_frame_since_launch_s']:.2f} s from launch, "
+              f"{start['first_frame_s']:.2f} s after Python started the script  (target <= 3 s)")
+
+
+if __name__ == "__main__":
+    main()
