@@ -9,7 +9,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -123,7 +122,7 @@ def verify_folder(folder: Path, log=print, model: ModelFolder | None = None) -> 
 
 def export_user_module(spec: str, shapes: list[tuple[int, ...]], out: Path, formats,
                        log=print) -> bool:
-    module = load_user_module(spec)
+    load_user_module(spec)  # refuse a bad MODULE:CALLABLE before anything is written
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(out / SOURCE, {"model": spec, "input_shapes": [list(s) for s in shapes]})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -229,7 +230,7 @@ def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
     return result
 
 
-def check_parity(module: nn.Module, files: dict[str, "Path"], sets: list[InputSet],
+def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet],
                  schema: dict | None, runtimes: dict[str, list[str]], log=print
                  ) -> list[RuntimeResult]:
     """`files` maps format name -> exported file (None when its export failed)."""

@@ -10,7 +10,6 @@ import textwrap
 
 import pytest
 import torch
-from torch import nn
 
 from pocketml.cli import main
 from pocketml.export.api import export_module, verify_module
