@@ -9,10 +9,13 @@ full-integer model gets its inputs quantized and its outputs dequantized here.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+
+from pocketml.export.console import quiet
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
 
@@ -43,8 +46,9 @@ class TFLiteRunner:
     """
 
     def __init__(self, path: Path, interpreter_class):
-        self.interpreter = interpreter_class(model_path=str(path), num_threads=1)
-        self.interpreter.allocate_tensors()
+        with quiet():  # the XNNPACK delegate announces itself on stderr when tensors are allocated
+            self.interpreter = interpreter_class(model_path=str(path), num_threads=1)
+            self.interpreter.allocate_tensors()
         self._read_details()
         self.file_batch = int(self.inputs[0]["shape"][0])
         self.resizable = True
@@ -117,13 +121,14 @@ def available_runtimes(path: Path) -> list[str]:
 
 
 def _interpreter_class(runtime: str):
-    if runtime == "litert":
-        from ai_edge_litert.interpreter import Interpreter
-        return Interpreter
-    import warnings
+    with quiet():
+        if runtime == "litert":
+            from ai_edge_litert.interpreter import Interpreter
+            return Interpreter
+        import tensorflow as tf
 
-    import tensorflow as tf
-
+    # tf.lite.Interpreter warns on every construction that LiteRT replaces it: we know, and
+    # run LiteRT too; TensorFlow's copy is kept as an independent second runtime.
     warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated.*")
     return tf.lite.Interpreter
 

@@ -14,11 +14,11 @@ from pocketml.export.job import ExportJob
 
 
 def export_tflite(job: ExportJob, path: Path) -> None:
-    import litert_torch
-
     # litert-torch fixes the batch at the example's size; runners resize it per call.
     sample = tuple(t[:1] for t in job.example_inputs)
-    with quiet():
+    with quiet():  # importing litert-torch starts TensorFlow, which logs on stderr
+        import litert_torch
+
         litert_torch.convert(job.module, sample).export(str(path))
 
 
