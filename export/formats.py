@@ -8,7 +8,8 @@ from dataclasses import dataclass
 
 from pocketml.export.onnx_format import export_onnx
 from pocketml.export.runtimes import ONNX_RUNTIMES, TFLITE_RUNTIMES
-from pocketml.export.tflite_format import export_16x8, export_fp16, export_int8, export_tflite
+from pocketml.export.tflite_format import (export_16x8, export_fp16, export_int8,
+                                            export_int8_full, export_tflite)
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,9 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
            TFLITE_RUNTIMES, FP16),
     Format("tflite_int8", "model_int8.tflite", "TFLite, dynamic-range int8", export_int8,
            TFLITE_RUNTIMES, INT8),
+    Format("tflite_int8_full", "model_int8_full.tflite",
+           "TFLite, integer layers: int8 weights and activations (calibrated on training "
+           "rows)", export_int8_full, TFLITE_RUNTIMES, INT8, default=False),
     Format("tflite_16x8", "model_16x8.tflite",
            "TFLite, integer layers: int8 weights, int16 activations (calibrated on training "
            "rows)", export_16x8, TFLITE_RUNTIMES, INT8, default=False),

@@ -90,6 +90,19 @@ def test_calibrated_16x8_integer_layers(kidney_copy):
     assert entry["passed"] and entry["label_agreement"] >= 0.98
 
 
+def test_full_integer_int8_calibrated_on_training_rows(kidney_copy):
+    assert export_folder(kidney_copy, ("tflite_int8_full",), **SILENT)
+    runner = load_runner(kidney_copy / "model_int8_full.tflite", "litert")
+    tensors = runner.interpreter.get_tensor_details()
+    layers = [t for t in tensors if "linear" in t["name"].lower()]
+    assert layers and {t["dtype"] for t in layers} <= {np.int8, np.int32}  # no float layer
+    assert runner.outputs[0]["dtype"] == np.int8  # dequantized by the runner, as on a phone
+    entry = read_json(kidney_copy / "parity.json")["formats"]["tflite_int8_full"]
+    assert entry["passed"] and entry["label_agreement"] >= 0.98
+    pytorch_auc = read_json(kidney_copy / "metrics.json")["test"]["roc_auc"]
+    assert entry["metrics"]["roc_auc"] == pytest.approx(pytorch_auc, abs=0.01)
+
+
 def test_a_file_exported_from_other_weights_fails_parity_even_with_a_good_manifest(kidney_copy):
     """The manifest only says the files are the ones exported; parity says they are right."""
     model = load_model(kidney_copy)
