@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pocketml.export.formats import DEFAULT_FORMATS
+from pocketml.export.formats import DEFAULT_FORMATS, FORMATS, FP32
 from pocketml.export.model_folder import EXPORTS
 from pocketml.train.artifacts import METRICS, read_json
 
-FP32_FORMATS = ("onnx", "tflite")
+FP32_FORMATS = tuple(name for name, f in FORMATS.items() if f.tolerance is FP32)
 
 
 def headline(metrics: dict) -> str:

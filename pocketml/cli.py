@@ -23,13 +23,8 @@ def cmd_data(args) -> int:
 
 
 def cmd_train_kidney(args) -> int:
-    from pocketml.train.kidney import KidneyOptions, train_kidney
-
-    train_kidney(KidneyOptions(out=args.out or Path("artifacts/kidney"), data=args.data,
-                               balance=args.balance, features=args.features,
-                               select=args.select, k=args.k, device=args.device,
-                               seed=args.seed, folds=args.folds,
-                               progress=not args.no_progress))
+    train_kidney_model(args.out or Path("artifacts/kidney"), args, balance=args.balance,
+                       features=args.features, select=args.select, k=args.k, folds=args.folds)
     return 0
 
 
@@ -51,11 +46,12 @@ def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots") -
     train_sequence(out, cell, series, training_config(SEQUENCE_TRAINING, args))
 
 
-def train_kidney_model(out: Path, args) -> None:
+def train_kidney_model(out: Path, args, **pipeline_options) -> None:
+    """`pipeline_options`: balance, features, select, k, folds (KidneyOptions' defaults else)."""
     from pocketml.train.kidney import KidneyOptions, train_kidney
 
     train_kidney(KidneyOptions(out=out, data=args.data, device=args.device, seed=args.seed,
-                               progress=not args.no_progress))
+                               progress=not args.no_progress, **pipeline_options))
 
 
 # `pocketml all --models`: each name trains into artifacts/<name>.
