@@ -13,8 +13,8 @@ from pocketml.errors import UserError
 
 
 def cmd_data(args) -> int:
-    from pocketml.train.ckd_data import load_ckd
-    from pocketml.train.ckd_fetch import obtain_ckd
+    from pocketml.train.kidney.data import load_ckd
+    from pocketml.train.kidney.fetch import obtain_ckd
 
     path, origin = (args.data, "--data") if args.data else obtain_ckd()
     data = load_ckd(path)
@@ -35,20 +35,20 @@ def training_config(base, args):
 
 
 def train_digits_model(out: Path, args, data_dir: Path | None = None) -> None:
-    from pocketml.train.digits import DIGITS_TRAINING, train_digits
+    from pocketml.train.digits.train import DIGITS_TRAINING, train_digits
 
     train_digits(out, data_dir, training_config(DIGITS_TRAINING, args))
 
 
 def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots") -> None:
-    from pocketml.train.sequence import SEQUENCE_TRAINING, train_sequence
+    from pocketml.train.sequence.train import SEQUENCE_TRAINING, train_sequence
 
     train_sequence(out, cell, series, training_config(SEQUENCE_TRAINING, args))
 
 
 def train_kidney_model(out: Path, args, **pipeline_options) -> None:
     """`pipeline_options`: balance, features, select, k, folds (KidneyOptions' defaults else)."""
-    from pocketml.train.kidney import KidneyOptions, train_kidney
+    from pocketml.train.kidney.train import KidneyOptions, train_kidney
 
     train_kidney(KidneyOptions(out=out, data=args.data, device=args.device, seed=args.seed,
                                progress=not args.no_progress, **pipeline_options))

@@ -13,7 +13,7 @@ import pytest
 
 from pocketml.cli import main
 from pocketml.errors import DataError
-from pocketml.train.ckd_data import load_ckd
+from pocketml.train.kidney.data import load_ckd
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CSV = DATA / "kidney_disease.csv"

@@ -11,8 +11,8 @@ import pytest
 
 from pocketml.cli import main
 from pocketml.errors import DataError
-from pocketml.train import ckd_fetch
-from pocketml.train.ckd_data import load_ckd
+from pocketml.train.kidney import fetch as ckd_fetch
+from pocketml.train.kidney.data import load_ckd
 
 ARFF_SHA256 = "a5ea96369b8516d725e4f353ad9c6e7e25a1a7db227bc761f59d8e0dfab15797"
 WRONG = b"@relation not_the_ckd_data\n@data\n"

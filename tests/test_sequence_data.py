@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pocketml.train.sequence_data import (Series, arithmetic, chronological_split, load_series,
+from pocketml.train.sequence.data import (Series, arithmetic, chronological_split, load_series,
                                           make_windows, naive_forecast, rmse, split_points,
                                           sunspots, training_values)
 

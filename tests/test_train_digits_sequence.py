@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from pocketml.train.artifacts import load_model, load_test_set, read_json
-from pocketml.train.digits import train_digits
+from pocketml.train.digits.train import train_digits
 from pocketml.train.loop import TrainConfig
-from pocketml.train.sequence import train_sequence
-from pocketml.train.sequence_data import rmse
+from pocketml.train.sequence.train import train_sequence
+from pocketml.train.sequence.data import rmse
 
 SMOKE = TrainConfig(epochs=2, patience=2, progress=False, device="cpu")
 FOLDER_FILES = {"model.safetensors", "model.json", "schema.json", "metrics.json",

@@ -18,9 +18,10 @@ from safetensors.torch import load_file
 
 from pocketml.cli import main
 from pocketml.errors import UserError
-from pocketml.train import artifacts, kidney
+from pocketml.train import artifacts
+from pocketml.train.kidney import train as kidney
 from pocketml.train.artifacts import load_model, load_test_set
-from pocketml.train.kidney import KidneyOptions, train_kidney
+from pocketml.train.kidney.train import KidneyOptions, train_kidney
 from pocketml.train.loop import resolve_device
 from pocketml.train.metrics import binary_metrics
 

@@ -21,10 +21,10 @@ from sklearn.feature_selection import RFE, SelectKBest
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 
-from pocketml.train.ckd_data import CLASSES, TARGET, load_ckd
-from pocketml.train.ckd_pipeline import ColumnSelector
-from pocketml.train.kidney import KidneyOptions, split_train_test, train_kidney
-from pocketml.train.mlp_classifier import MLPClassifier
+from pocketml.train.kidney.data import CLASSES, TARGET, load_ckd
+from pocketml.train.kidney.pipeline import ColumnSelector
+from pocketml.train.kidney.train import KidneyOptions, split_train_test, train_kidney
+from pocketml.train.kidney.classifier import MLPClassifier
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CSV = DATA / "kidney_disease.csv"

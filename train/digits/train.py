@@ -17,10 +17,10 @@ from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
 from pocketml.train import artifacts
-from pocketml.train.digits_data import Digits, load_digits, split_digits
+from pocketml.train.digits.data import Digits, load_digits, split_digits
 from pocketml.train.loop import History, TrainConfig, check_run_options, fit, predict
 from pocketml.train.metrics import plot_confusion, plot_training_curves
-from pocketml.train.models import DigitsCNN
+from pocketml.train.digits.model import DigitsCNN
 
 CLASSES = [str(d) for d in range(10)]
 VALIDATION_SIZE = 0.1

@@ -22,7 +22,7 @@ import platformdirs
 
 from pocketml.errors import DataError
 from pocketml.train.artifacts import atomic_write_bytes
-from pocketml.train.ckd_data import sha256_of
+from pocketml.train.kidney.data import sha256_of
 
 ARFF_NAME = "chronic_kidney_disease_full.arff"
 ARFF_SHA256 = "a5ea96369b8516d725e4f353ad9c6e7e25a1a7db227bc761f59d8e0dfab15797"

@@ -24,7 +24,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder
 
 from pocketml.errors import UserError
-from pocketml.train.ckd_data import ATTRIBUTE_BY_NAME, CATEGORICAL, NUMERIC
+from pocketml.train.kidney.data import ATTRIBUTE_BY_NAME, CATEGORICAL, NUMERIC
 
 # The lecture's 10 features; the app's form is built on them.
 SEED_FEATURES = ("sg", "al", "sod", "hemo", "pc_abnormal", "pc_normal",

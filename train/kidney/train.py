@@ -23,14 +23,14 @@ from tqdm.auto import tqdm
 
 from pocketml.errors import DataError, UserError
 from pocketml.train import artifacts
-from pocketml.train.ckd_data import (ATTRIBUTE_BY_NAME, CATEGORICAL, CLASSES, NUMERIC, TARGET,
+from pocketml.train.kidney.data import (ATTRIBUTE_BY_NAME, CATEGORICAL, CLASSES, NUMERIC, TARGET,
                                      CKDData, load_ckd)
-from pocketml.train.ckd_fetch import obtain_ckd
-from pocketml.train.ckd_pipeline import SEED_FEATURES, build_pipeline, rank_features
+from pocketml.train.kidney.fetch import obtain_ckd
+from pocketml.train.kidney.pipeline import SEED_FEATURES, build_pipeline, rank_features
 from pocketml.train.loop import check_run_options
 from pocketml.train.metrics import (SCORERS, binary_metrics, plot_confusion, plot_roc,
                                     plot_training_curves, summarize_cv)
-from pocketml.train.mlp_classifier import MLPClassifier
+from pocketml.train.kidney.classifier import MLPClassifier
 
 THRESHOLD = 0.5
 # Columns after one-hot encoding: what --k may select from.

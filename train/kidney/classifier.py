@@ -10,7 +10,7 @@ from sklearn.model_selection import train_test_split
 from torch.nn import functional as F
 
 from pocketml.train.loop import TrainConfig, fit, predict
-from pocketml.train.models import MLP
+from pocketml.train.kidney.model import MLP
 
 
 class MLPClassifier(ClassifierMixin, BaseEstimator):

@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from pocketml.train import artifacts
 from pocketml.train.loop import History, TrainConfig, check_run_options, fit, predict
 from pocketml.train.metrics import plot_training_curves
-from pocketml.train.models import SequenceRNN
-from pocketml.train.sequence_data import (Series, Windows, chronological_split, load_series,
+from pocketml.train.sequence.model import SequenceRNN
+from pocketml.train.sequence.data import (Series, Windows, chronological_split, load_series,
                                           naive_forecast, rmse, training_values)
 
 SEQUENCE_TRAINING = TrainConfig(epochs=300, batch_size=32, lr=3e-3, weight_decay=1e-4,
