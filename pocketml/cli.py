@@ -16,7 +16,7 @@ def cmd_data(args) -> int:
     from pocketml.train.kidney.data import load_ckd
     from pocketml.train.kidney.fetch import obtain_ckd
 
-    path, origin = (args.data, "--data") if args.data else obtain_ckd()
+    path, origin = (args.data, "--data") if args.data else obtain_ckd(args.download)
     data = load_ckd(path)
     print(f"data from {origin}\n  {data.describe()}")
     return 0
@@ -50,7 +50,8 @@ def train_kidney_model(out: Path, args, **pipeline_options) -> None:
     """`pipeline_options`: balance, features, select, k, folds (KidneyOptions' defaults else)."""
     from pocketml.train.kidney.train import KidneyOptions, train_kidney
 
-    train_kidney(KidneyOptions(out=out, data=args.data, device=args.device, seed=args.seed,
+    train_kidney(KidneyOptions(out=out, data=args.data, download=args.download,
+                               device=args.device, seed=args.seed,
                                progress=not args.no_progress, **pipeline_options))
 
 
@@ -168,6 +169,15 @@ def add_common_training(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
+def add_data_source(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data", type=Path,
+                        help="your CKD CSV or ARFF (default: the UCI data shipped with pocketml)")
+    source.add_argument("--download", action="store_true",
+                        help="fetch the UCI data again (UCI archive, else the PyPI wheel ckd) "
+                             "and cache it, instead of reading the shipped copy")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pocketml",
@@ -177,13 +187,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     data = commands.add_parser("data", help="load, clean and describe a data set")
     data.add_argument("dataset", choices=("kidney",))
-    data.add_argument("--data", type=Path, help="CKD CSV or ARFF (default: download and cache)")
+    add_data_source(data)
     data.set_defaults(handler=cmd_data)
 
     train = commands.add_parser("train", help="train a model and write its folder")
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
     kidney = models.add_parser("kidney", help="the CKD MLP on the selected clinical features")
-    kidney.add_argument("--data", type=Path, help="CKD CSV or ARFF (default: download and cache)")
+    add_data_source(kidney)
     kidney.add_argument("--balance", default="smote",
                         choices=("smote", "smotenc", "over", "under", "none"),
                         help="class balancing, applied to training folds only")
@@ -246,8 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
                             help=f"comma-separated, from {', '.join(MODELS)} (default kidney)")
     everything.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     everything.add_argument("--app-model", type=Path, default=Path("mobile_app/model"))
-    everything.add_argument("--data", type=Path,
-                            help="for kidney: CKD CSV or ARFF (default: download)")
+    add_data_source(everything)
     add_common_training(everything)
     everything.set_defaults(handler=cmd_all)
 

@@ -1,4 +1,4 @@
-"""Fixtures shared across the suite: the real CKD files, and one kidney model trained,
+"""Fixtures shared across the suite: the real CKD files shipped with pocketml, and one kidney model trained,
 exported and bundled once per session (about 20 s) for the export and app tests."""
 
 from __future__ import annotations
@@ -13,18 +13,20 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
 def ckd_csv() -> Path:
-    return SHARED_DATA / "kidney_disease.csv"
+    from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
+
+    return shipped_file(CSV_NAME)
 
 
 @pytest.fixture(scope="session")
 def ckd_arff() -> Path:
-    return SHARED_DATA / "chronic_kidney_disease_full.arff"
+    from pocketml.train.kidney.fetch import shipped_file
+
+    return shipped_file()
 
 
 @pytest.fixture(scope="session")

