@@ -1,6 +1,7 @@
 # The two commands of the README:
 #   make all    set up, then train + export + verify the kidney model and bundle it into the app
-#   make test   set up, then run the test suite (the app tests need Xvfb: installed here on Debian)
+#   make test   set up with the test extras, then run the test suite (the app tests need Xvfb:
+#               installed here on Debian)
 # Set-up is idempotent: a venv in .venv, torch pinned first (an unpinned torch pulls CUDA wheels).
 
 PYTHON ?= python3
@@ -10,21 +11,27 @@ BIN    := $(VENV)/bin
 # and xclip, Kivy's clipboard on X11 (without it every text field logs a CRITICAL traceback).
 APT_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libmtdev1 xclip
 
-.PHONY: all test setup system-deps clean
+.PHONY: all test setup setup-test system-deps clean
 
 all: setup
 	$(BIN)/pocketml all
 
-test: setup system-deps
+# The tests add TensorFlow (a second TFLite interpreter for parity) and the dev tools.
+test: setup-test system-deps
 	$(BIN)/python -m pytest -q
 
 setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[app,dev]"
+	$(BIN)/python -m pip install --quiet -e ".[app]"
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e ".[app,dev,tensorflow]"
 	touch $@
 
 system-deps:

@@ -16,7 +16,7 @@ from pocketml.export.exporter import ExportResult, export_formats
 from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
 from pocketml.export.job import ExportJob
 from pocketml.export.parity import InputSet, check_parity, input_sets, parity_document
-from pocketml.export.runtimes import available_runtimes
+from pocketml.export.runtimes import runtime_plan
 
 
 def export_module(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], out_dir,
@@ -39,5 +39,5 @@ def verify_module(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], o
     files = {f: (p if p.is_file() else None) for f, p in files.items()}
     sets = input_sets(None, example_inputs, n_random=n_random)
     sets += [InputSet(f"given inputs {i}", list(batch)) for i, batch in enumerate(inputs or [])]
-    runtimes = {f: available_runtimes(p) for f, p in files.items() if p is not None}
-    return parity_document(check_parity(module, files, sets, None, runtimes, log))
+    runtimes, not_run = runtime_plan({f: p for f, p in files.items() if p is not None})
+    return parity_document(check_parity(module, files, sets, None, runtimes, log), not_run)

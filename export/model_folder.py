@@ -19,7 +19,7 @@ from pocketml.export.parity import (check_parity, input_sets, parity_document,
                                     parity_markdown)
 from pocketml.export.formats import FORMATS
 from pocketml.export.job import ExportJob
-from pocketml.export.runtimes import available_runtimes
+from pocketml.export.runtimes import runtime_plan
 from pocketml.train import artifacts
 
 EXPORTS = "export.json"  # what the last export wrote or failed to write, per format
@@ -108,10 +108,13 @@ def verify_folder(folder: Path, log=print, model: ModelFolder | None = None) -> 
     model = model or ModelFolder(folder)
     exports = artifacts.read_json(model.folder / EXPORTS)
     files = {fmt: (None if e["error"] else model.folder / e["file"]) for fmt, e in exports.items()}
-    runtimes = {fmt: available_runtimes(model.folder / FORMATS[fmt].filename) for fmt in files}
+    runtimes, not_run = runtime_plan({fmt: model.folder / FORMATS[fmt].filename for fmt in files})
+    for fmt, missing in not_run.items():
+        for runtime, how in missing.items():
+            log(f"  {fmt}: not checked on {runtime}, which is not available here ({how})")
     sets = input_sets(model.schema, model.example, model.test_set)
     results = check_parity(model.module, files, sets, model.schema, runtimes, log)
-    document = parity_document(results)
+    document = parity_document(results, not_run)
     artifacts.write_json(model.folder / "parity.json", document)
     (model.folder / "parity.md").write_text(parity_markdown(document))
     failed = [f"{r.format} on {r.runtime}" for r in results if not r.passed]

@@ -263,7 +263,9 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
     return results
 
 
-def parity_document(results: list[RuntimeResult]) -> dict:
+def parity_document(results: list[RuntimeResult],
+                    not_run: dict[str, dict[str, str]] | None = None) -> dict:
+    """`not_run`: per format, the runtimes that could not be used here and how to add them."""
     formats = {}
     for fmt in dict.fromkeys(r.format for r in results):
         runs = [r for r in results if r.format == fmt]
@@ -277,6 +279,7 @@ def parity_document(results: list[RuntimeResult]) -> dict:
             "metrics": first.metrics,
             "passed": all(r.passed for r in runs),
             "runtimes": {r.runtime: r.as_dict() for r in runs},
+            "not_run": (not_run or {}).get(fmt, {}),
         }
     return {"passed": all(f["passed"] for f in formats.values()) and bool(formats),
             "formats": formats}
@@ -294,6 +297,10 @@ def parity_markdown(document: dict, reference_metrics: dict | None = None) -> st
             verdict = "✓ pass" if r["passed"] else f"✗ FAIL {r['error'] or ''}"
             lines.append(f"| {fmt} | {runtime} | {r['max_abs_diff']:.2e} | "
                          f"{r['max_rel_diff']:.2e} | {agreement} | {metrics} | {verdict} |")
+    not_run = [f"{fmt} on {runtime} ({how})" for fmt, entry in document["formats"].items()
+               for runtime, how in entry.get("not_run", {}).items()]
+    if not_run:
+        lines += ["", "Not run here (runtime not available): " + "; ".join(not_run)]
     if reference_metrics:
         lines += ["", "PyTorch: " + ", ".join(f"{k} {v:.4f}" for k, v in reference_metrics.items())]
     lines += ["", "Tolerances: " + "; ".join(f"{name}: {f.tolerance.describe()}"

@@ -101,6 +101,13 @@ def dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
     return ((y.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
+# Runtimes that come with an extra rather than the default install, and how to add them.
+OPTIONAL_RUNTIMES = {
+    "tensorflow": "pip install 'pocketml[tensorflow]'",
+    "onnxruntime-cuda": "pip install 'pocketml[gpu]' on a machine with a CUDA GPU",
+}
+
+
 def available_runtimes(path: Path) -> list[str]:
     """The runtimes installed here that can run this file."""
     found = []
@@ -118,6 +125,20 @@ def available_runtimes(path: Path) -> list[str]:
             except ImportError:
                 pass
     return found
+
+
+def runtimes_not_available(path: Path) -> dict[str, str]:
+    """Optional runtimes that could run this file but are not available here: name -> how."""
+    known = ONNX_RUNTIMES if Path(path).suffix == ".onnx" else TFLITE_RUNTIMES
+    present = available_runtimes(path)
+    return {r: OPTIONAL_RUNTIMES[r] for r in known if r not in present and r in OPTIONAL_RUNTIMES}
+
+
+def runtime_plan(files: dict[str, Path]) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
+    """Per format: the runtimes parity runs it in here, and those it cannot (with how to add
+    them), so a report never passes silently on fewer runtimes than it could have used."""
+    return ({fmt: available_runtimes(path) for fmt, path in files.items()},
+            {fmt: runtimes_not_available(path) for fmt, path in files.items()})
 
 
 def _interpreter_class(runtime: str):
