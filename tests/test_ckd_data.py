@@ -3,6 +3,8 @@ every bad input fails with a message naming the file, the place and the problem 
 
 from __future__ import annotations
 
+import csv
+import io
 import subprocess
 import sys
 from pathlib import Path
@@ -123,6 +125,29 @@ def test_noisy_csv_is_cleaned(tmp_path):
     assert frame["dm"].tolist() == ["yes", "no", "no"]
     assert frame["cad"].tolist() == ["no", "no", "no"]
     assert frame["class"].tolist() == [1, 0, 0]
+
+
+def test_categories_in_another_letter_case_are_the_same_and_counted(tmp_path, real_csv,
+                                                                     capsys):
+    """A hospital export writes "Yes", "NORMAL", " Ckd": the same categories, counted."""
+    rows = list(csv.reader(io.StringIO(CSV.read_text())))
+    header, changed = rows[0], 0
+    for fields in rows[1:]:
+        for column, spelling in [("htn", str.capitalize), ("pc", str.upper),
+                                 ("classification", lambda v: " " + v.title() + " ")]:
+            at = header.index(column)
+            if fields[at].strip() not in ("", "?"):
+                fields[at] = spelling(fields[at].strip())
+                changed += fields[at].strip() != fields[at].strip().lower()
+    path = tmp_path / "hospital.csv"
+    with path.open("w", newline="") as out:
+        csv.writer(out).writerows(rows)
+    data = load_ckd(path)
+    pd.testing.assert_frame_equal(data.frame, real_csv.frame)
+    assert data.normalised_values == changed > 800
+    assert real_csv.normalised_values == 0
+    assert main(["data", "kidney", "--data", str(path)]) == 0
+    assert f"{changed} category values normalised to lower case" in capsys.readouterr().out
 
 
 def arff_header() -> str:

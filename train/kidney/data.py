@@ -83,13 +83,15 @@ class CKDData:
     format: str
     repaired_rows: int
     dropped_rows: int
+    normalised_values: int = 0  # categories written in another letter case ("Yes", "CKD")
 
     def describe(self) -> str:
         counts = self.frame[TARGET].value_counts().to_dict()
         return (
             f"{self.path} ({self.format}, sha256 {self.sha256[:12]}…): {len(self.frame)} rows, "
             f"ckd={counts.get(1, 0)} notckd={counts.get(0, 0)}, "
-            f"{self.repaired_rows} malformed rows repaired, {self.dropped_rows} dropped"
+            f"{self.repaired_rows} malformed rows repaired, {self.dropped_rows} dropped, "
+            f"{self.normalised_values} category values normalised to lower case"
         )
 
 
@@ -118,8 +120,9 @@ def load_ckd(path: str | Path) -> CKDData:
     else:
         records, repaired, dropped = _read_csv_rows(path, text), 0, 0
         fmt = "csv"
-    frame = _clean(path, records)
-    return CKDData(frame, path, hashlib.sha256(raw).hexdigest(), fmt, repaired, dropped)
+    frame, normalised = _clean(path, records)
+    return CKDData(frame, path, hashlib.sha256(raw).hexdigest(), fmt, repaired, dropped,
+                   normalised)
 
 
 def _looks_like_arff(text: str) -> bool:
@@ -191,23 +194,35 @@ def _require_columns(path: Path, header: list[str]) -> None:
         )
 
 
-def _clean(path: Path, records: list[tuple[int, dict[str, str]]]) -> pd.DataFrame:
+def _clean(path: Path, records: list[tuple[int, dict[str, str]]]) -> tuple[pd.DataFrame, int]:
+    """The table, and how many category values were written in another letter case."""
     if not records:
         raise DataError(f"{path}: a header but no data rows.")
     columns: dict[str, list] = {a.name: [] for a in ATTRIBUTES}
     labels = []
+    normalised = 0
     for line_no, record in records:
         for attr in ATTRIBUTES:
-            columns[attr.name].append(_parse_value(path, line_no, attr, record[attr.name]))
-        label = record[TARGET].strip()
-        if label not in CLASSES:
+            value = _parse_value(path, line_no, attr, record[attr.name])
+            normalised += isinstance(value, str) and value != record[attr.name].strip()
+            columns[attr.name].append(value)
+        label = _category(record[TARGET], CLASSES)
+        if label is None:
             raise DataError(f"{path} line {line_no}, column '{TARGET}': unknown class label "
                             f"{record[TARGET]!r}; expected one of {', '.join(CLASSES)}.")
+        normalised += label != record[TARGET].strip()
         labels.append(CLASSES.index(label))
     frame = pd.DataFrame(columns)
     frame[NUMERIC] = frame[NUMERIC].astype("float64")
     frame[TARGET] = np.asarray(labels, dtype="int64")
-    return frame
+    return frame, normalised
+
+
+def _category(raw: str, choices: tuple[str, ...]) -> str | None:
+    """The documented choice `raw` names, whatever its letter case and surrounding spaces: a
+    hospital export writes "Yes", "NORMAL" or " Ckd"; None when it names none of them."""
+    value = raw.strip().lower()
+    return value if value in choices else None
 
 
 def _parse_value(path: Path, line_no: int, attr: Attribute, raw: str):
@@ -224,7 +239,8 @@ def _parse_value(path: Path, line_no: int, attr: Attribute, raw: str):
             raise DataError(f"{path} line {line_no}, column '{attr.name}': {raw!r} is not a "
                             "finite number; fix it or replace it with ? for missing.")
         return number
-    if value not in attr.choices:
+    choice = _category(value, attr.choices)
+    if choice is None:
         raise DataError(f"{path} line {line_no}, column '{attr.name}': {raw!r} is not one of "
                         f"{', '.join(attr.choices)}.")
-    return value
+    return choice
