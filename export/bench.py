@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pocketml.export.formats import FORMATS
-from pocketml.export.model_folder import EXPORTS, ModelFolder
+from pocketml.export.model_folder import ModelFolder, exported_files
+from pocketml.folders import folder_lock
 from pocketml.export.parity import torch_runner
 from pocketml.export.runtimes import available_runtimes, load_runner
-from pocketml.train.artifacts import read_json, write_json
+from pocketml.train.artifacts import atomic_write_bytes, write_json
 
 BATCHES = (1, 64)
 
@@ -44,16 +44,20 @@ def batch_of(example: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(np.resize(example, (size, *example.shape[1:])), dtype=np.float32)
 
 
-def bench_folder(folder: Path, repeats: int = 2000, log=print) -> list[dict]:
-    model = ModelFolder(folder)
+def bench_folder(folder: Path, repeats: int = 2000, log=print,
+                 trust_source: bool = False) -> list[dict]:
+    with folder_lock(folder):
+        return bench_rows(ModelFolder(folder, trust_source), repeats, log)
+
+
+def bench_rows(model: ModelFolder, repeats: int, log) -> list[dict]:
     torch.set_num_threads(1)  # the phone runs one inference thread; compare like with like
     examples = ([model.test_set[0]] if model.test_set is not None
                 else [t.numpy() for t in model.example])
     inputs = {b: [batch_of(x, b) for x in examples] for b in BATCHES}
     candidates = [("pytorch", "eager", None, lambda: torch_runner(model.module))]
-    for fmt, entry in read_json(model.folder / EXPORTS).items():
-        path = model.folder / FORMATS[fmt].filename
-        if entry["error"] is None and path.is_file():
+    for fmt, path in exported_files(model.folder).items():
+        if path is not None and path.is_file():
             candidates += [(fmt, runtime, path, lambda p=path, r=runtime: load_runner(p, r).run)
                            for runtime in available_runtimes(path)]
     rows = []
@@ -67,7 +71,7 @@ def bench_folder(folder: Path, repeats: int = 2000, log=print) -> list[dict]:
         rows.append(row)
         log(f"  {fmt:<17} {runtime:<12} batch-1 p50 {row['batch1_p50_us']:8.1f} µs")
     write_json(model.folder / "bench.json", {"repeats_batch1": repeats, "rows": rows})
-    (model.folder / "bench.md").write_text(bench_markdown(rows))
+    atomic_write_bytes(model.folder / "bench.md", bench_markdown(rows).encode())
     log(bench_markdown(rows))
     return rows
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from pocketapp.bundle import BundleError, open_bundle
 from pocketapp.form import ChoiceField
 from pocketapp.predictors import PLATFORM, load_predictor
+from pocketapp.signature import trusted_key
 
 if PLATFORM == "desktop":  # a phone-shaped window; must be set before the Window is created
     from kivy.config import Config
@@ -30,7 +31,8 @@ from kivy.factory import Factory
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
-DEFAULT_BUNDLE = Path(__file__).resolve().parent / "model"
+APP_DIR = Path(__file__).resolve().parent
+DEFAULT_BUNDLE = APP_DIR / "model"
 NOT_A_DIAGNOSIS = "A screening aid, not a diagnosis: see a doctor about any result."
 
 
@@ -81,7 +83,7 @@ class PocketMLApp(App):
     def build(self):
         Window.softinput_mode = "below_target"  # a phone's keyboard must not hide the field
         try:
-            self.bundle = open_bundle(self.bundle_dir)
+            self.bundle = open_bundle(self.bundle_dir, trusted_key(APP_DIR))
             self.predictor = load_predictor(self.bundle)
         except BundleError as err:
             return ErrorScreen(message=str(err))
@@ -92,7 +94,9 @@ class PocketMLApp(App):
     def build_form(self) -> FormScreen:
         form = self.bundle.form
         screen = FormScreen(heading=f"{form.model_name}: probability of {form.positive_class}",
-                            footer=f"{self.predictor.runtime}, offline")
+                            footer=f"{self.predictor.runtime}, offline, " + (
+                                f"signed by key {self.bundle.signer}" if self.bundle.signer
+                                else "unsigned"))
         for field in form.fields:
             title = f"{field.label} ({field.name})" if field.label != field.name else field.name
             if isinstance(field, ChoiceField):

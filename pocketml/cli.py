@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from pocketml.app_launcher import APP
 from pocketml.errors import UserError
 
 
@@ -23,8 +24,13 @@ def cmd_data(args) -> int:
 
 
 def cmd_train_kidney(args) -> int:
+    if args.k is not None and args.features != "auto":
+        raise UserError(f"--k {args.k} chooses how many features --features auto keeps; the "
+                        "lecture's 10 features (--features seed) are fixed. Add --features auto, "
+                        "or leave out --k.")
     train_kidney_model(args.out or Path("artifacts/kidney"), args, balance=args.balance,
-                       features=args.features, select=args.select, k=args.k, folds=args.folds)
+                       features=args.features, select=args.select,
+                       k=10 if args.k is None else args.k, folds=args.folds)
     return 0
 
 
@@ -34,33 +40,35 @@ def training_config(base, args):
                                progress=not args.no_progress)
 
 
-def train_digits_model(out: Path, args, data_dir: Path | None = None) -> None:
+def train_digits_model(out: Path, args, data_dir: Path | None = None, finish=None) -> None:
     from pocketml.train.digits.train import DIGITS_TRAINING, train_digits
 
-    train_digits(out, data_dir, training_config(DIGITS_TRAINING, args))
+    train_digits(out, data_dir, training_config(DIGITS_TRAINING, args), finish=finish)
 
 
-def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots") -> None:
+def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots",
+                         finish=None) -> None:
     from pocketml.train.sequence.train import SEQUENCE_TRAINING, train_sequence
 
-    train_sequence(out, cell, series, training_config(SEQUENCE_TRAINING, args))
+    train_sequence(out, cell, series, training_config(SEQUENCE_TRAINING, args), finish=finish)
 
 
-def train_kidney_model(out: Path, args, **pipeline_options) -> None:
+def train_kidney_model(out: Path, args, finish=None, **pipeline_options) -> None:
     """`pipeline_options`: balance, features, select, k, folds (KidneyOptions' defaults else)."""
     from pocketml.train.kidney.train import KidneyOptions, train_kidney
 
     train_kidney(KidneyOptions(out=out, data=args.data, download=args.download,
                                device=args.device, seed=args.seed,
-                               progress=not args.no_progress, **pipeline_options))
+                               progress=not args.no_progress, **pipeline_options), finish=finish)
 
 
-# `pocketml all --models`: each name trains into artifacts/<name>.
+# `pocketml all --models`: each name trains into artifacts/<name>; `finish` runs on the new
+# folder before it replaces the old one.
 MODELS = {
-    "kidney": train_kidney_model,
-    "digits": train_digits_model,
-    "rnn": lambda out, args: train_sequence_model(out, args, "rnn"),
-    "lstm": lambda out, args: train_sequence_model(out, args, "lstm"),
+    "kidney": lambda out, args, finish: train_kidney_model(out, args, finish),
+    "digits": lambda out, args, finish: train_digits_model(out, args, finish=finish),
+    "rnn": lambda out, args, finish: train_sequence_model(out, args, "rnn", finish=finish),
+    "lstm": lambda out, args, finish: train_sequence_model(out, args, "lstm", finish=finish),
 }
 
 
@@ -85,7 +93,7 @@ def cmd_export(args) -> int:
         passed = export_user_module(args.model, [parse_shape(s) for s in args.input_shape],
                                     args.out, formats)
     elif args.dir:
-        passed = export_folder(args.dir, formats)
+        passed = export_folder(args.dir, formats, trust_source=args.trust_source)
     else:
         raise UserError("give a model folder (pocketml export artifacts/kidney) or --model.")
     return 0 if passed else 1
@@ -94,20 +102,29 @@ def cmd_export(args) -> int:
 def cmd_verify(args) -> int:
     from pocketml.export.model_folder import verify_folder
 
-    return 0 if verify_folder(args.dir) else 1
+    return 0 if verify_folder(args.dir, trust_source=args.trust_source) else 1
 
 
 def cmd_bundle(args) -> int:
     from pocketml.export.model_folder import bundle_folder
 
-    bundle_folder(args.dir, args.to)
+    bundle_folder(args.dir, args.to, sign=args.sign)
+    return 0
+
+
+def cmd_keygen(args) -> int:
+    from pocketml.export.signing import generate_key_pair
+
+    generate_key_pair(args.key, None if args.no_app else args.app)
     return 0
 
 
 def cmd_bench(args) -> int:
     from pocketml.export.bench import bench_folder
 
-    bench_folder(args.dir, repeats=args.repeats)
+    if args.repeats < 10:
+        raise UserError(f"--repeats {args.repeats}: give at least 10 timed runs (default 2000).")
+    bench_folder(args.dir, repeats=args.repeats, trust_source=args.trust_source)
     return 0
 
 
@@ -120,25 +137,34 @@ def parse_models(text: str) -> list[str]:
 
 
 def cmd_all(args) -> int:
-    """Train, export and verify each model; bundle the kidney model into the app; summarise."""
+    """Train, export and verify each model; bundle the kidney model into the app; summarise.
+
+    Each model folder is replaced once, trained, exported and verified, or not at all."""
     from pocketml.export.formats import DEFAULT_FORMATS
-    from pocketml.export.model_folder import bundle_folder, export_folder
+    from pocketml.export.model_folder import bundle_folder, export_into
     from pocketml.export.summary import summary_markdown, summary_row
+    from pocketml.folders import check_target
     from pocketml.train.artifacts import atomic_write_bytes
     from pocketml.train.loop import check_run_options
 
     names = parse_models(args.models)
     check_run_options(args.device, args.seed)
+    for name in names:  # refuse a bad target before the first model is trained
+        check_target(args.artifacts / name, "--artifacts")
+    if "kidney" in names:
+        check_target(args.app_model, "--app-model")
     rows, failed = [], []
     for name in names:
         started = time.perf_counter()
         folder = args.artifacts / name
         print(f"\n== {name}: train, export, verify ==")
-        MODELS[name](folder, args)
-        if not export_folder(folder, DEFAULT_FORMATS):
+        verified = []
+        MODELS[name](folder, args, lambda staging, shown=folder: verified.append(
+            export_into(staging, DEFAULT_FORMATS, shown=shown)))
+        if not verified[0]:
             failed.append(name)
         elif name == "kidney":
-            bundle_folder(folder, args.app_model)
+            bundle_folder(folder, args.app_model, verification=verified[0])
         rows.append(summary_row(name, folder, time.perf_counter() - started))
     table = summary_markdown(rows)
     atomic_write_bytes(args.artifacts / "summary.md", table.encode())
@@ -178,6 +204,12 @@ def add_data_source(parser: argparse.ArgumentParser) -> None:
                              "and cache it, instead of reading the shipped copy")
 
 
+def add_trust_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--trust-source", action="store_true",
+                        help="for a folder exported from your own module: import and run the "
+                             "module its source.json names (only for code you trust)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pocketml",
@@ -202,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "auto: the top --k by --select")
     kidney.add_argument("--select", default="mutual-info", choices=("chi2", "mutual-info", "rfe"),
                         help="feature ranking method (reported either way)")
-    kidney.add_argument("--k", type=int, default=10, help="features kept with --features auto")
+    kidney.add_argument("--k", type=int, help="features kept with --features auto (default 10)")
     kidney.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     add_common_training(kidney)
     kidney.set_defaults(handler=cmd_train_kidney)
@@ -233,21 +265,38 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--input-shape", action="append",
                         help="with --model: one input's shape, batch first (repeat per input)")
     export.add_argument("--out", type=Path, help="with --model: the folder to write")
+    add_trust_source(export)
     export.set_defaults(handler=cmd_export)
 
     verify = commands.add_parser("verify", help="check the manifest and prove parity of "
                                                 "every exported file with PyTorch")
     verify.add_argument("dir", type=Path)
+    add_trust_source(verify)
     verify.set_defaults(handler=cmd_verify)
 
-    bundle = commands.add_parser("bundle", help="copy what the app needs into its model folder")
+    bundle = commands.add_parser("bundle", help="verify a model folder, then copy what the app "
+                                                "needs into its model folder")
     bundle.add_argument("dir", type=Path)
     bundle.add_argument("--to", type=Path, default=Path("mobile_app/model"))
+    bundle.add_argument("--sign", type=Path, metavar="KEY",
+                        help="sign the bundle's manifest with this private key (pocketml keygen)")
     bundle.set_defaults(handler=cmd_bundle)
+
+    keygen = commands.add_parser(
+        "keygen", help="make an Ed25519 key pair for signing bundles; the app build trusts it")
+    keygen.add_argument("key", type=Path, help="where to write the private key, e.g. "
+                                               "~/.pocketml/signing.pem (its .pub.pem beside it)")
+    keygen.add_argument("--app", type=Path, default=APP,
+                        help="the app folder that gets the public key as trusted_signer.pem "
+                             "(default: this repository's mobile_app)")
+    keygen.add_argument("--no-app", action="store_true",
+                        help="write the key pair only; configure no app")
+    keygen.set_defaults(handler=cmd_keygen)
 
     bench = commands.add_parser("bench", help="size, load time and latency of every format")
     bench.add_argument("dir", type=Path)
     bench.add_argument("--repeats", type=int, default=2000, help="timed runs at batch 1")
+    add_trust_source(bench)
     bench.set_defaults(handler=cmd_bench)
 
     everything = commands.add_parser(

@@ -98,6 +98,7 @@ class Driver:
             return
         self.count_predictions()
         self.report["fields"] = [self.describe(name, e) for name, e in self.app.entries.items()]
+        self.report["footer"] = root.footer
         yield
         if self.args.scenario == "patient":
             self.shot("app_form.png")

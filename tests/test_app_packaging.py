@@ -33,8 +33,10 @@ def test_buildozer_spec_names_the_app(spec):
 
 def test_buildozer_spec_packages_the_bundle_and_the_runtime(spec):
     requirements = [r.split("==")[0] for r in spec.getlist("app", "requirements")]
-    assert {"python3", "kivy", "pyjnius"} <= set(requirements)
-    assert {"py", "kv", "json", "tflite", "onnx"} <= set(spec.getlist("app", "source.include_exts"))
+    assert {"python3", "kivy", "pyjnius", "cryptography"} <= set(requirements)
+    # manifest.sig and trusted_signer.pem: a signed bundle must stay signed on the phone
+    assert {"py", "kv", "json", "tflite", "onnx", "sig", "pem"} <= set(
+        spec.getlist("app", "source.include_exts"))
     dependencies = spec.getlist("app", "android.gradle_dependencies")
     assert any(d.startswith("com.google.ai.edge.litert:litert:") for d in dependencies)
     assert spec.getlist("app", "android.archs") == ["arm64-v8a", "armeabi-v7a"]

@@ -12,7 +12,7 @@ import torch
 
 from pocketml.cli import main
 from pocketml.export.formats import DEFAULT_FORMATS
-from pocketml.export.manifest import write_manifest
+from pocketml.manifest import write_manifest
 from pocketml.export.model_folder import export_folder, verify_folder
 from pocketml.export.summary import summary_markdown, summary_row
 from pocketml.train.artifacts import load_model, read_json, save_model
@@ -87,7 +87,7 @@ def test_an_lstm_file_from_other_weights_fails_parity(exported, tmp_path):
     save_model(model, other)
     assert export_folder(other, ("tflite",), **SILENT)
     shutil.copy2(other / "model.tflite", folder / "model.tflite")
-    write_manifest(folder, 0, None)
+    write_manifest(folder)
     assert verify_folder(folder, **SILENT) is False
     parity = read_json(folder / "parity.json")["formats"]
     assert parity["tflite"]["passed"] is False and parity["onnx"]["passed"] is True

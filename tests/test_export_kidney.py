@@ -13,7 +13,7 @@ import torch
 
 from pocketml.errors import IntegrityError
 from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
-from pocketml.export.manifest import check_manifest, write_manifest
+from pocketml.manifest import check_manifest, write_manifest
 from pocketml.export.model_folder import bundle_folder, export_folder, verify_folder
 from pocketml.export.runtimes import available_runtimes, load_runner, run_file
 from pocketml.train.artifacts import load_model, load_test_set, read_json, save_model
@@ -113,7 +113,7 @@ def test_a_file_exported_from_other_weights_fails_parity_even_with_a_good_manife
     save_model(model, other)
     assert export_folder(other, ("tflite",), **SILENT)  # a right file for the other weights
     shutil.copy2(other / "model.tflite", kidney_copy / "model.tflite")
-    write_manifest(kidney_copy, 0, None)  # listed as if it were right
+    write_manifest(kidney_copy)  # listed as if it were right
     assert verify_folder(kidney_copy, **SILENT) is False
     parity = read_json(kidney_copy / "parity.json")
     assert parity["passed"] is False
@@ -137,8 +137,8 @@ def test_manifest_refuses_changed_missing_and_extra_model_files(kidney_copy, dam
     with pytest.raises(IntegrityError) as caught:
         verify_folder(kidney_copy, **SILENT)
     message = str(caught.value)
-    expected = {"change": "model.tflite: sha256", "delete": "model.tflite: listed in the "
-                "manifest but missing", "extra": "model_extra.tflite: a model file the "
+    expected = {"change": "model.tflite does not match its checksum", "delete": "model.tflite is "
+                "missing: the manifest lists it", "extra": "model_extra.tflite: a model file the "
                 "manifest does not list"}[damage]
     assert expected in message
 

@@ -18,7 +18,6 @@ from safetensors.torch import load_file
 
 from pocketml.cli import main
 from pocketml.errors import UserError
-from pocketml.train import artifacts
 from pocketml.train.kidney import train as kidney
 from pocketml.train.artifacts import load_model, load_test_set
 from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
@@ -35,7 +34,7 @@ SILENT = dict(log=lambda _: None)
 
 
 def leftovers(folder: Path) -> list[str]:
-    """Temporary or backup folders atomic_dir might have left beside `folder`."""
+    """Temporary or backup folders a run might have left beside `folder`."""
     return sorted(p.name for p in folder.parent.glob(f".{folder.name}.*"))
 
 
@@ -290,18 +289,3 @@ def test_run_failing_while_writing_keeps_the_previous_folder(trained, tmp_path, 
     assert reached and {"model.safetensors", "metrics.json", "schema.json"} <= reached[0]
     assert tree_digest(folder) == before
     assert leftovers(folder) == []
-
-
-def test_atomic_dir_replaces_a_folder_only_on_success(tmp_path):
-    target = tmp_path / "model"
-    with artifacts.atomic_dir(target) as tmp:
-        (tmp / "a.txt").write_text("first")
-    assert (target / "a.txt").read_text() == "first"
-    with pytest.raises(RuntimeError):
-        with artifacts.atomic_dir(target) as tmp:
-            (tmp / "a.txt").write_text("second")
-            raise RuntimeError("midway")
-    assert (target / "a.txt").read_text() == "first" and leftovers(target) == []
-    with artifacts.atomic_dir(target) as tmp:
-        (tmp / "b.txt").write_text("third")
-    assert sorted(p.name for p in target.iterdir()) == ["b.txt"] and leftovers(target) == []

@@ -1,4 +1,5 @@
-"""The trained-model folder: written atomically, read back without unpickling anything.
+"""The trained-model folder's files, read back without unpickling anything (pocketml/folders.py
+writes the folder as a whole).
 
 Every model folder holds:
   model.safetensors   weights (safetensors: loading can never execute code)
@@ -13,13 +14,11 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import zipfile
 from pathlib import Path
 
 import numpy as np
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -32,30 +31,6 @@ SCHEMA = "schema.json"
 METRICS = "metrics.json"
 TEST_SET = "test_set.npz"
 CALIBRATION = "calibration.npz"  # training inputs, for full-integer quantization
-
-
-@contextmanager
-def atomic_dir(target: Path) -> Iterator[Path]:
-    """Yield a temporary folder beside `target`; on success it replaces `target` whole.
-
-    A failure anywhere inside leaves `target` as it was (absent or the previous run's) and
-    removes the temporary folder, so no half-written model folder is ever left behind.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():
-            old = target.with_name(f".{target.name}.old-{os.getpid()}")
-            target.rename(old)
-            tmp.rename(target)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -88,12 +63,27 @@ def save_model(model: nn.Module, folder: Path) -> None:
 
 
 def load_model(folder: Path) -> nn.Module:
+    """The module a folder's model.json and weights describe; UserError naming the file that
+    is edited, truncated or from another model."""
     folder = Path(folder)
-    config = read_json(folder / MODEL_JSON)["config"]
+    document = read_json(folder / MODEL_JSON)
+    config = document.get("config") if isinstance(document, dict) else None
+    try:
+        model = build_model(config)
+    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError) as err:
+        raise UserError(f"{folder / MODEL_JSON}: not a model pocketml can rebuild ({err}); "
+                        "it was edited or damaged. Train the model again.") from None
     if not (folder / WEIGHTS).is_file():
         raise UserError(f"{folder / WEIGHTS}: missing. Train the model first (`pocketml train`).")
-    model = build_model(config)
-    model.load_state_dict(load_file(str(folder / WEIGHTS)))
+    try:
+        model.load_state_dict(load_file(str(folder / WEIGHTS)))
+    except (SafetensorError, OSError) as err:
+        raise UserError(f"{folder / WEIGHTS}: not a readable safetensors file ({err}); it is "
+                        "empty, truncated or damaged. Train the model again.") from None
+    except RuntimeError as err:
+        first = str(err).strip().splitlines()[-1].strip()
+        raise UserError(f"{folder / WEIGHTS}: these weights do not fit {MODEL_JSON} ({first}); "
+                        "one of the two was edited or comes from another model.") from None
     return model.eval()
 
 
@@ -101,9 +91,21 @@ def save_arrays(folder: Path, name: str, **arrays: np.ndarray) -> None:
     np.savez(Path(folder) / name, **arrays)
 
 
-def load_arrays(folder: Path, name: str) -> dict[str, np.ndarray]:
-    with np.load(Path(folder) / name, allow_pickle=False) as data:
-        return {key: data[key] for key in data.files}
+def load_arrays(folder: Path, name: str, keys: tuple[str, ...] = ("x",)) -> dict[str, np.ndarray]:
+    path = Path(folder) / name
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {key: data[key] for key in data.files}
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing. Train the model again to write it.") from None
+    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as err:
+        raise UserError(f"{path}: not a readable array file ({err}); it is truncated or "
+                        "damaged. Train the model again.") from None
+    missing = [key for key in keys if key not in arrays]
+    if missing:
+        raise UserError(f"{path}: lacks the arrays {', '.join(missing)}; it was not written by "
+                        "pocketml. Train the model again.")
+    return arrays
 
 
 def save_test_set(folder: Path, x: np.ndarray, y: np.ndarray) -> None:
@@ -111,5 +113,5 @@ def save_test_set(folder: Path, x: np.ndarray, y: np.ndarray) -> None:
 
 
 def load_test_set(folder: Path) -> tuple[np.ndarray, np.ndarray]:
-    arrays = load_arrays(folder, TEST_SET)
+    arrays = load_arrays(folder, TEST_SET, keys=("x", "y"))
     return arrays["x"], arrays["y"]

@@ -29,8 +29,8 @@ def resolve_device(requested: str = "auto") -> torch.device:
 
 def check_run_options(device: str, seed: int) -> None:
     """Refuse a bad --device or --seed before any data is read or anything is written."""
-    if seed < 0:
-        raise UserError(f"--seed {seed}: use a non-negative integer.")
+    if not 0 <= seed < 2**32:  # the range numpy's and PyTorch's generators accept
+        raise UserError(f"--seed {seed}: use an integer from 0 to {2**32 - 1}.")
     resolve_device(device)
 
 

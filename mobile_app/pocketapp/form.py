@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pocketapp.validation import Invalid, format_range, parse_number
-
-SCHEMA_FORMAT = "pocketml-schema/1"
+from .schema import schema_problems
+from .validation import Invalid, format_range, parse_number
 
 
 class SchemaError(ValueError):
@@ -67,8 +66,12 @@ class FormSpec:
     """The fields of a schema, and `encode` from answers to the model's input row."""
 
     def __init__(self, schema: dict):
-        if schema.get("format") != SCHEMA_FORMAT:
-            raise SchemaError(f"schema format {schema.get('format')!r}, expected {SCHEMA_FORMAT!r}")
+        problems = schema_problems(schema)
+        if "columns" not in schema:
+            problems.append("no columns: this app builds its form from the schema's columns")
+        if problems:
+            raise SchemaError("; ".join(problems) + ". Rebuild the bundle from a model "
+                              "trained by pocketml.")
         try:
             self.n_columns = len(schema["columns"])
             self.fields = _fields(schema["columns"])
@@ -78,8 +81,6 @@ class FormSpec:
             self.model_name = schema.get("model", "model")
         except (KeyError, TypeError, ValueError) as err:
             raise SchemaError(f"schema.json is incomplete or malformed ({err!r})") from None
-        if self.positive_class not in self.classes or len(self.classes) != 2:
-            raise SchemaError("schema.json: expected two classes including positive_class")
 
     def encode(self, answers: dict[str, str | None]) -> tuple[list[float] | None, dict[str, str]]:
         """(the input row, {}) when every answer is valid, else (None, {field: message}).

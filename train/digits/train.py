@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,7 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
+from pocketml.folders import replace_folder
 from pocketml.train import artifacts
 from pocketml.train.digits.data import Digits, load_digits, split_digits
 from pocketml.train.loop import History, TrainConfig, check_run_options, fit, predict
@@ -97,14 +99,16 @@ def digits_schema() -> dict:
 
 
 def train_digits(out: Path, data_dir: Path | None = None,
-                 config: TrainConfig = DIGITS_TRAINING, log=print) -> dict:
+                 config: TrainConfig = DIGITS_TRAINING, log=print,
+                 finish: Callable[[Path], None] | None = None) -> dict:
+    """Train and write the folder `out`, replaced whole on success (`finish`: see train_kidney)."""
     started = time.perf_counter()
     check_run_options(config.device, config.seed)
-    digits = load_digits(data_dir)
-    log(digits.describe())
-    model, history, (x_test, y_test, predicted), metrics = fit_digits(digits, config)
-    metrics["seconds"] = round(time.perf_counter() - started, 1)
-    with artifacts.atomic_dir(out) as folder:
+    with replace_folder(out, "--out", finish=finish) as folder:
+        digits = load_digits(data_dir)
+        log(digits.describe())
+        model, history, (x_test, y_test, predicted), metrics = fit_digits(digits, config)
+        metrics["seconds"] = round(time.perf_counter() - started, 1)
         artifacts.save_model(model, folder)
         artifacts.save_test_set(folder, as_images(x_test).numpy(), y_test)
         artifacts.write_json(folder / artifacts.SCHEMA, digits_schema())

@@ -84,15 +84,25 @@ class CKDData:
     repaired_rows: int
     dropped_rows: int
     normalised_values: int = 0  # categories written in another letter case ("Yes", "CKD")
+    encoding: str = "utf-8"
+    implausible: tuple[str, ...] = ()  # kept values outside their plausible range, as "line 5, 'sod' = 4.5"
 
     def describe(self) -> str:
         counts = self.frame[TARGET].value_counts().to_dict()
-        return (
+        text = (
             f"{self.path} ({self.format}, sha256 {self.sha256[:12]}…): {len(self.frame)} rows, "
             f"ckd={counts.get(1, 0)} notckd={counts.get(0, 0)}, "
             f"{self.repaired_rows} malformed rows repaired, {self.dropped_rows} dropped, "
             f"{self.normalised_values} category values normalised to lower case"
         )
+        if self.encoding != "utf-8":
+            text += f"; not UTF-8, read as {self.encoding}"
+        if self.implausible:
+            shown = "; ".join(self.implausible[:3]) + ("; …" if len(self.implausible) > 3 else "")
+            count = len(self.implausible)
+            text += (f"; {count} value{'s' if count > 1 else ''} outside the plausible range "
+                     f"kept ({shown})")
+        return text
 
 
 def sha256_of(path: Path) -> str:
@@ -107,11 +117,7 @@ def load_ckd(path: str | Path) -> CKDData:
                         "or chronic_kidney_disease_full.arff, or leave --data out to use the copy "
                         "shipped with pocketml.")
     raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataError(f"{path}: not a text file (byte {err.start} is not UTF-8); "
-                        "expected the CKD data as CSV or ARFF.") from None
+    text, encoding = _decode(path, raw)
     if not text.strip():  # after decoding, so a file holding only a byte-order mark is empty too
         raise DataError(f"{path}: the file is empty. Point --data at the CKD CSV or ARFF file.")
     if _looks_like_arff(text):
@@ -120,9 +126,29 @@ def load_ckd(path: str | Path) -> CKDData:
     else:
         records, repaired, dropped = _read_csv_rows(path, text), 0, 0
         fmt = "csv"
-    frame, normalised = _clean(path, records)
+    frame, normalised, implausible = _clean(path, records)
     return CKDData(frame, path, hashlib.sha256(raw).hexdigest(), fmt, repaired, dropped,
-                   normalised)
+                   normalised, encoding, tuple(implausible))
+
+
+# Bytes no text file holds: NUL and the C0 controls other than tab, newlines and form feed.
+BINARY = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
+
+
+def _decode(path: Path, raw: bytes) -> tuple[str, str]:
+    """The text and its encoding: UTF-8, else Windows-1252 (what Excel on Windows writes)."""
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError as err:
+        if BINARY.search(raw) is None:
+            try:
+                return raw.decode("cp1252"), "Windows-1252"
+            except UnicodeDecodeError:
+                pass
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DataError(f"{path} line {line}: not a text file (byte {err.start} is neither UTF-8 "
+                        "nor Windows-1252); expected the CKD data as CSV or ARFF. If it is "
+                        "text, save it again as UTF-8.") from None
 
 
 def _looks_like_arff(text: str) -> bool:
@@ -137,6 +163,7 @@ def _read_csv_rows(path: Path, text: str) -> list[tuple[int, dict[str, str]]]:
     reader = csv.reader(io.StringIO(text))
     header = [CSV_RENAMES.get(h.strip(), h.strip()) for h in next(reader)]
     _require_columns(path, header)
+    _refuse_repeated_columns(path, header)
     rows = []
     for line_no, values in enumerate(reader, start=2):
         if not any(v.strip() for v in values):
@@ -168,6 +195,7 @@ def _read_arff_rows(path: Path, text: str) -> tuple[list[tuple[int, dict[str, st
                 header.append(match.group(1))
             elif stripped.lower().startswith("@data"):
                 _require_columns(path, header)
+                _refuse_repeated_columns(path, header)
                 in_data = True
             continue
         values = next(csv.reader([stripped], skipinitialspace=True))
@@ -194,17 +222,32 @@ def _require_columns(path: Path, header: list[str]) -> None:
         )
 
 
-def _clean(path: Path, records: list[tuple[int, dict[str, str]]]) -> tuple[pd.DataFrame, int]:
-    """The table, and how many category values were written in another letter case."""
+def _refuse_repeated_columns(path: Path, header: list[str]) -> None:
+    """A column named twice would silently take its last copy's values: refuse instead."""
+    for name in dict.fromkeys(header):
+        places = [i + 1 for i, h in enumerate(header) if h == name]
+        if len(places) > 1 and name:
+            renamed = [old for old, new in CSV_RENAMES.items() if new == name]
+            also = f" (the Kaggle CSV calls it {renamed[0]!r})" if renamed else ""
+            raise DataError(f"{path}: column {name!r}{also} appears {len(places)} times in the "
+                            f"header (columns {', '.join(map(str, places))}); keep one.")
+
+
+def _clean(path: Path, records: list[tuple[int, dict[str, str]]]
+           ) -> tuple[pd.DataFrame, int, list[str]]:
+    """The table, how many category values were written in another letter case, and the
+    values kept although they lie outside their plausible range."""
     if not records:
         raise DataError(f"{path}: a header but no data rows.")
     columns: dict[str, list] = {a.name: [] for a in ATTRIBUTES}
     labels = []
-    normalised = 0
+    normalised, implausible = 0, []
     for line_no, record in records:
         for attr in ATTRIBUTES:
             value = _parse_value(path, line_no, attr, record[attr.name])
             normalised += isinstance(value, str) and value != record[attr.name].strip()
+            if attr.is_numeric and not _plausible(path, line_no, attr, value):
+                implausible.append(f"line {line_no}, {attr.name!r} = {value:g}")
             columns[attr.name].append(value)
         label = _category(record[TARGET], CLASSES)
         if label is None:
@@ -215,7 +258,26 @@ def _clean(path: Path, records: list[tuple[int, dict[str, str]]]) -> tuple[pd.Da
     frame = pd.DataFrame(columns)
     frame[NUMERIC] = frame[NUMERIC].astype("float64")
     frame[TARGET] = np.asarray(labels, dtype="int64")
-    return frame, normalised
+    return frame, normalised, implausible
+
+
+# How far outside its plausible range, in widths of that range, a value may lie and still be
+# kept as a (mis)measurement: the real data's sodium of 4.5 mEq/L (range 100-170) is 1.4 widths
+# out. Farther than this it is a typo or a unit error that would wreck the scaling (1e308).
+FAR_OUTSIDE = 10
+
+
+def _plausible(path: Path, line_no: int, attr: Attribute, value: float) -> bool:
+    """True inside the plausible range; False just outside it; DataError far outside it."""
+    low, high = attr.plausible_range
+    if math.isnan(value) or low <= value <= high:
+        return True
+    width = high - low
+    if not low - FAR_OUTSIDE * width <= value <= high + FAR_OUTSIDE * width:
+        raise DataError(f"{path} line {line_no}, column '{attr.name}': {value:g} is far outside "
+                        f"the plausible range {low:g} to {high:g} {attr.unit}".rstrip()
+                        + "; fix it (a typo or another unit?) or replace it with ? for missing.")
+    return False
 
 
 def _category(raw: str, choices: tuple[str, ...]) -> str | None:

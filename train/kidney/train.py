@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from pocketml.errors import DataError, UserError
+from pocketml.folders import replace_folder
 from pocketml.train import artifacts
 from pocketml.train.kidney.data import (ATTRIBUTE_BY_NAME, CATEGORICAL, CLASSES, NUMERIC, TARGET,
                                      CKDData, load_ckd)
@@ -89,9 +91,22 @@ def check_classes(data: CKDData, options: KidneyOptions) -> None:
                         f"needs at least {needed} of each. Use the full CKD data.")
 
 
-def train_kidney(options: KidneyOptions, log=print) -> dict:
+def train_kidney(options: KidneyOptions, log=print,
+                 finish: Callable[[Path], None] | None = None) -> dict:
+    """Train and write the model folder `options.out`, replacing it whole only on success.
+    `finish(folder)` runs on the complete new folder before it replaces the old one: `pocketml
+    all` exports and verifies there, so the folder is swapped in trained, exported and verified."""
     started = time.perf_counter()
     check_options(options)
+    with replace_folder(options.out, "--out", finish=finish) as folder:
+        metrics = fit_kidney(folder, options, log)
+    metrics["seconds"] = round(time.perf_counter() - started, 1)
+    log(report(metrics, options.out))
+    return metrics
+
+
+def fit_kidney(folder: Path, options: KidneyOptions, log=print) -> dict:
+    """The lecture's pipeline on the data `options` names, written into `folder`."""
     if options.data is None:
         data_path, origin = obtain_ckd(options.download, log)
     else:
@@ -142,11 +157,8 @@ def train_kidney(options: KidneyOptions, log=print) -> dict:
         "split": {"train_rows": len(x_train), "test_rows": len(x_test), "folds": options.folds},
         "training": training_record(mlp_pipeline["model"], options),
     }
-    with artifacts.atomic_dir(options.out) as folder:
-        write_kidney_folder(folder, mlp_pipeline, x_train, x_test, y_test, probabilities,
-                            ranking, metrics)
-    metrics["seconds"] = round(time.perf_counter() - started, 1)
-    log(report(metrics, options.out))
+    write_kidney_folder(folder, mlp_pipeline, x_train, x_test, y_test, probabilities,
+                        ranking, metrics)
     return metrics
 
 

@@ -7,6 +7,7 @@ next to the naive forecast (the last value seen) that a useful model has to beat
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pocketml.folders import replace_folder
 from pocketml.train import artifacts
 from pocketml.train.loop import History, TrainConfig, check_run_options, fit, predict
 from pocketml.train.metrics import plot_training_curves
@@ -93,14 +95,16 @@ def plot_forecast(path: Path, test: Windows, predicted: np.ndarray, title: str) 
 
 
 def train_sequence(out: Path, cell: str = "lstm", series: str = "sunspots",
-                   config: TrainConfig = SEQUENCE_TRAINING, log=print) -> dict:
+                   config: TrainConfig = SEQUENCE_TRAINING, log=print,
+                   finish: Callable[[Path], None] | None = None) -> dict:
+    """Train and write the folder `out`, replaced whole on success (`finish`: see train_kidney)."""
     started = time.perf_counter()
     check_run_options(config.device, config.seed)
-    data = load_series(series)
-    model, history, parts, predicted, metrics = fit_sequence(data, cell, config)
-    metrics["seconds"] = round(time.perf_counter() - started, 1)
-    test = parts["test"]
-    with artifacts.atomic_dir(out) as folder:
+    with replace_folder(out, "--out", finish=finish) as folder:
+        data = load_series(series)
+        model, history, parts, predicted, metrics = fit_sequence(data, cell, config)
+        metrics["seconds"] = round(time.perf_counter() - started, 1)
+        test = parts["test"]
         artifacts.save_model(model, folder)
         artifacts.save_test_set(folder, test.x, test.y)
         artifacts.write_json(folder / artifacts.SCHEMA, sequence_schema(data))

@@ -1,0 +1,78 @@
+"""`pocketml keygen` and `pocketml bundle --sign KEY`: Ed25519 keys and manifest signatures
+(the `cryptography` package), checked by the app with pocketapp/signature.py."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+
+from pocketml.errors import UserError
+from pocketml.pocketapp.signature import ALGORITHM, SIGNATURE, TRUSTED_SIGNER, fingerprint
+from pocketml.train.artifacts import atomic_write_bytes
+
+
+def public_key_path(private_key: Path) -> Path:
+    return Path(private_key).with_name(Path(private_key).stem + ".pub.pem")
+
+
+def generate_key_pair(private_key: Path, app_dir: Path | None, log=print) -> str:
+    """Write a new private key (mode 0600) and its public key beside it, and put the public
+    key into the app folder as the signer it trusts; the key's fingerprint."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    private_key, public_key = Path(private_key), public_key_path(private_key)
+    targets = [private_key, public_key] + ([Path(app_dir) / TRUSTED_SIGNER] if app_dir else [])
+    existing = [str(p) for p in targets if p.exists() or p.is_symlink()]
+    if existing:
+        raise UserError(f"{', '.join(existing)} already exist(s); pocketml never overwrites a "
+                        "key. Choose another path, or move the old key away first.")
+    if app_dir is not None and not (Path(app_dir) / "main.py").is_file():
+        raise UserError(f"--app {app_dir}: not the app folder (no main.py there); give the "
+                        "mobile_app folder the public key should be built into.")
+    key = Ed25519PrivateKey.generate()
+    private_pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption())
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    private_key.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(private_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as handle:
+        handle.write(private_pem)
+    for path in targets[1:]:
+        atomic_write_bytes(path, public_pem)
+    log(f"wrote {private_key} (private: keep it secret, never commit it) and {public_key}; "
+        + (f"the app in {app_dir} now accepts only bundles signed by key "
+           f"{fingerprint(public_pem)}" if app_dir else f"key {fingerprint(public_pem)}"))
+    return fingerprint(public_pem)
+
+
+def load_private_key(path: Path):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    try:
+        key = load_pem_private_key(Path(path).read_bytes(), password=None)
+    except FileNotFoundError:
+        raise UserError(f"--sign {path}: no such key file; make one with `pocketml keygen`.") from None
+    except (ValueError, TypeError) as err:
+        raise UserError(f"--sign {path}: not an unencrypted PEM private key ({err}); make one "
+                        "with `pocketml keygen`.") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise UserError(f"--sign {path}: not an Ed25519 key; make one with `pocketml keygen`.")
+    return key
+
+
+def sign_manifest(folder: Path, key) -> str:
+    """Sign the exact bytes of folder/manifest.json; the signer's fingerprint."""
+    from cryptography.hazmat.primitives import serialization
+
+    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    signature = key.sign((Path(folder) / "manifest.json").read_bytes())
+    document = {"algorithm": ALGORITHM, "key": fingerprint(public_pem),
+                "signature": base64.b64encode(signature).decode("ascii")}
+    atomic_write_bytes(Path(folder) / SIGNATURE, (json.dumps(document, indent=2) + "\n").encode())
+    return document["key"]

@@ -1,0 +1,95 @@
+"""manifest.json: every file of a folder pocketml wrote, with its sha256 and size, the library
+versions that made them, the seed and the data's checksum. It is also how pocketml recognises
+its own folders (pocketml/folders.py). Verification starts here, so a changed, missing or extra
+model file, a name that points outside the folder, or a symbolic link is refused before
+anything reads or runs it."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+
+from pocketml.errors import IntegrityError
+from pocketml.folders import MANIFEST, MANIFEST_FORMAT
+from pocketml.pocketapp.bundle import BundleError, check_listing
+from pocketml.train.artifacts import METRICS, write_json
+
+MODEL_SUFFIXES = {".onnx", ".tflite", ".pte", ".safetensors"}
+# Reports rewritten by every `verify` and `bench`: listing them would make the manifest stale.
+UNLISTED = {MANIFEST, "parity.json", "parity.md", "bench.json", "bench.md"}
+LIBRARIES = ("torch", "onnx", "onnxruntime", "onnxscript", "litert-torch", "ai-edge-litert",
+             "ai-edge-quantizer", "tensorflow-cpu", "scikit-learn", "imbalanced-learn", "numpy")
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    versions = {}
+    for name in LIBRARIES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def listed_files(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.is_file() and not p.is_symlink() and p.name not in UNLISTED
+                  and not p.name.startswith("."))
+
+
+def provenance_of(folder: Path) -> dict:
+    """The seed and the data checksum a trained folder's metrics.json records (None if none)."""
+    try:
+        metrics = json.loads((Path(folder) / METRICS).read_text())
+    except (OSError, ValueError):
+        metrics = {}
+    metrics = metrics if isinstance(metrics, dict) else {}
+    training, data = metrics.get("training"), metrics.get("data")
+    return {"seed": training.get("seed") if isinstance(training, dict) else None,
+            "data_sha256": data.get("sha256") if isinstance(data, dict) else None}
+
+
+def write_manifest(folder: Path, files: list[Path] | None = None,
+                   provenance: dict | None = None) -> dict:
+    folder = Path(folder)
+    manifest = {
+        "format": MANIFEST_FORMAT,
+        "files": {p.name: {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+                  for p in (files if files is not None else listed_files(folder))},
+        "versions": library_versions(),
+        **(provenance if provenance is not None else provenance_of(folder)),
+    }
+    write_json(folder / MANIFEST, manifest)
+    return manifest
+
+
+def check_manifest(folder: Path) -> dict:
+    """The manifest, or IntegrityError naming every changed, missing, extra or unsafe file."""
+    folder = Path(folder)
+    path = folder / MANIFEST
+    if not path.is_file():
+        raise IntegrityError(f"{path}: missing. Run `pocketml export {folder}` "
+                             "to write the files and their manifest.")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        check_listing(folder, manifest)
+    except (UnicodeDecodeError, ValueError) as err:
+        raise IntegrityError(f"{path}: not valid JSON ({err}). Re-export with "
+                             f"`pocketml export {folder}`.") from None
+    except BundleError as err:
+        raise IntegrityError(f"{err} Re-export with `pocketml export {folder}` if the "
+                             "files are yours.") from None
+    extra = [p.name for p in listed_files(folder)
+             if p.suffix in MODEL_SUFFIXES and p.name not in manifest["files"]]
+    if extra:
+        raise IntegrityError(f"{folder}: the files do not match {MANIFEST}:\n  "
+                             + "\n  ".join(f"{name}: a model file the manifest does not list"
+                                           for name in extra)
+                             + f"\nRe-export with `pocketml export {folder}` if the change is yours.")
+    return manifest
