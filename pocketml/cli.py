@@ -119,6 +119,13 @@ def cmd_keygen(args) -> int:
     return 0
 
 
+def cmd_explain(args) -> int:
+    from pocketml.explain import explain_row
+
+    explain_row(args.dir, args.row, as_json=args.json)
+    return 0
+
+
 def cmd_bench(args) -> int:
     from pocketml.export.bench import bench_folder
 
@@ -298,6 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=2000, help="timed runs at batch 1")
     add_trust_source(bench)
     bench.set_defaults(handler=cmd_bench)
+
+    explain = commands.add_parser(
+        "explain", help="the app's prediction for one row, and how much each field moves it")
+    explain.add_argument("dir", type=Path, help="a model folder or an app bundle")
+    explain.add_argument("--row", required=True,
+                         help="FIELD=VALUE pairs, comma-separated, as typed into the app's form, "
+                              "e.g. 'sg=1.02,al=4,sod=135,hemo=9.1,pc=abnormal,htn=yes,dm=yes'")
+    explain.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    explain.set_defaults(handler=cmd_explain)
 
     everything = commands.add_parser(
         "all", help="train, export and verify models; bundle the kidney model into the app")

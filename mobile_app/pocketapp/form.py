@@ -79,6 +79,8 @@ class FormSpec:
             self.positive_class = schema["positive_class"]
             self.threshold = float(schema["threshold"])
             self.model_name = schema.get("model", "model")
+            # field -> the training population's median or most frequent choice (explain.py)
+            self.reference = schema.get("reference")
         except (KeyError, TypeError, ValueError) as err:
             raise SchemaError(f"schema.json is incomplete or malformed ({err!r})") from None
 

@@ -92,6 +92,25 @@ def _column_problems(schema: dict) -> list[str]:
     shape = schema.get("input", {}).get("shape") if isinstance(schema.get("input"), dict) else None
     if shape is not None and (not isinstance(shape, list) or shape[-1:] != [len(columns)]):
         problems.append(f"input shape {shape!r} does not end in the {len(columns)} columns")
+    if "reference" in schema:
+        problems += _reference_problems(schema["reference"], columns, choices)
+    return problems
+
+
+def _reference_problems(reference, columns: list[dict], choices: dict[str, list]) -> list[str]:
+    """Each field's reference value (what explanations compare with) must be one it can take."""
+    if not isinstance(reference, dict):
+        return ["reference: must map each field to its reference value"]
+    problems = []
+    numeric = {c.get("field", c.get("name")): c.get("range") for c in columns
+               if c.get("kind") == "numeric"}
+    for field in [*numeric, *choices]:
+        value = reference.get(field)
+        if field in choices and value not in choices[field]:
+            problems.append(f"reference {field}: {value!r} is not one of its choices")
+        elif field in numeric and not (_finite(value) and isinstance(numeric[field], list)
+                                       and numeric[field][0] <= value <= numeric[field][1]):
+            problems.append(f"reference {field}: {value!r} is not a number in its range")
     return problems
 
 

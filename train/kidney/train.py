@@ -184,7 +184,9 @@ def training_record(classifier: MLPClassifier, options: KidneyOptions) -> dict:
             "best_epoch": history.best_epoch, "architecture": classifier.model_.config()}
 
 
-def kidney_schema(features: list[str]) -> dict:
+def kidney_schema(features: list[str], train_rows: np.ndarray) -> dict:
+    """`train_rows`: the real training patients as the model takes them (imputed, encoded,
+    selected): their median and most frequent choices are the explanations' reference."""
     columns = []
     for name in features:
         if name in ATTRIBUTE_BY_NAME:
@@ -207,7 +209,21 @@ def kidney_schema(features: list[str]) -> dict:
         "classes": list(CLASSES),
         "positive_class": "ckd",
         "threshold": THRESHOLD,
+        "reference": reference_values(columns, train_rows),
     }
+
+
+def reference_values(columns: list[dict], rows: np.ndarray) -> dict:
+    """Each field's typical value in `rows`: the median, or the most frequent choice."""
+    reference, counts = {}, {}
+    for i, column in enumerate(columns):
+        if column["kind"] == "numeric":
+            reference[column["field"]] = float(np.median(rows[:, i]))
+        else:
+            counts.setdefault(column["field"], {})[column["choice"]] = float(rows[:, i].sum())
+    for field, chosen in counts.items():
+        reference[field] = max(chosen, key=chosen.get)
+    return reference
 
 
 def write_kidney_folder(folder: Path, mlp_pipeline, x_train, x_test, y_test, probabilities,
@@ -218,9 +234,9 @@ def write_kidney_folder(folder: Path, mlp_pipeline, x_train, x_test, y_test, pro
     preprocess = mlp_pipeline[:-1]
     artifacts.save_model(classifier.model_, folder)
     artifacts.save_test_set(folder, np.asarray(preprocess.transform(x_test)), y_test)
-    artifacts.save_arrays(folder, artifacts.CALIBRATION,
-                          x=np.asarray(preprocess.transform(x_train), dtype=np.float32))
-    artifacts.write_json(folder / artifacts.SCHEMA, kidney_schema(metrics["features"]))
+    train_rows = np.asarray(preprocess.transform(x_train), dtype=np.float64)
+    artifacts.save_arrays(folder, artifacts.CALIBRATION, x=train_rows.astype(np.float32))
+    artifacts.write_json(folder / artifacts.SCHEMA, kidney_schema(metrics["features"], train_rows))
     artifacts.write_json(folder / artifacts.METRICS, metrics)
     ranking.to_csv(folder / "feature_ranking.csv", index=False)
     labels = {"mlp": "MLP (PyTorch)", "logistic_regression": "logistic regression",
