@@ -18,6 +18,7 @@ from pocketml.export.manifest import MANIFEST, check_manifest, write_manifest
 from pocketml.export.parity import (check_parity, input_sets, parity_document,
                                     parity_markdown)
 from pocketml.export.formats import FORMATS
+from pocketml.export.golden import GOLDEN, write_golden
 from pocketml.export.job import ExportJob
 from pocketml.export.runtimes import runtime_plan
 from pocketml.train import artifacts
@@ -141,7 +142,9 @@ def bundle_folder(folder: Path, to: Path, log=print) -> None:
     with artifacts.atomic_dir(Path(to)) as staging:
         for name in BUNDLE_FILES:
             shutil.copy2(Path(folder) / name, staging / name)
+        write_golden(folder, staging / GOLDEN)  # the app's on-device parity check
         write_manifest(staging, manifest["seed"], manifest["data_sha256"],
-                       [staging / name for name in BUNDLE_FILES])
-    sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB" for n in BUNDLE_FILES)
+                       [staging / name for name in (*BUNDLE_FILES, GOLDEN)])
+    sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB"
+                      for n in (*BUNDLE_FILES, GOLDEN))
     log(f"bundled into {to}: {sizes}, {MANIFEST}")
