@@ -129,6 +129,7 @@ def cmd_all(args) -> int:
 
     names = parse_models(args.models)
     check_run_options(args.device, args.seed)
+    app_model = app_model_folder(args) if "kidney" in names else None
     rows, failed = [], []
     for name in names:
         started = time.perf_counter()
@@ -138,7 +139,7 @@ def cmd_all(args) -> int:
         if not export_folder(folder, DEFAULT_FORMATS):
             failed.append(name)
         elif name == "kidney":
-            bundle_folder(folder, args.app_model)
+            bundle_folder(folder, app_model)
         rows.append(summary_row(name, folder, time.perf_counter() - started))
     table = summary_markdown(rows)
     atomic_write_bytes(args.artifacts / "summary.md", table.encode())
@@ -147,6 +148,14 @@ def cmd_all(args) -> int:
         print(f"pocketml: parity FAILED for {', '.join(failed)}: see parity.md in "
               f"{', '.join(str(args.artifacts / n) for n in failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def app_model_folder(args) -> Path:
+    """Where `pocketml all` bundles the kidney model: --app-model, else the folder `pocketml app`
+    and `pocketml apk` read, beside the package whatever the current folder."""
+    from pocketml.app_launcher import app_bundle
+
+    return args.app_model or app_bundle()
 
 
 def cmd_app(args) -> int:
@@ -255,7 +264,9 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--models", default="kidney",
                             help=f"comma-separated, from {', '.join(MODELS)} (default kidney)")
     everything.add_argument("--artifacts", type=Path, default=Path("artifacts"))
-    everything.add_argument("--app-model", type=Path, default=Path("mobile_app/model"))
+    everything.add_argument("--app-model", type=Path,
+                            help="where to bundle the kidney model (default: the app's "
+                                 "mobile_app/model, which `pocketml app` and `apk` read)")
     add_data_source(everything)
     add_common_training(everything)
     everything.set_defaults(handler=cmd_all)
