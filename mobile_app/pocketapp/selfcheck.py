@@ -67,13 +67,17 @@ def verify_on_device(bundle: Bundle, predictor) -> Verification:
         if not diff <= tolerance or decided != label:  # `not <=` also catches NaN
             failures.append(f"row {number} ({case['source']}): {got:.7g} here, {want:.7g} in "
                             f"{golden['reference']}, diff {short(diff)} (tolerance "
-                            f"{short(tolerance)}); decision {decided}, expected {label}")
+                            f"{short(tolerance)})"
+                            + (f"; decision {decided}, PyTorch's {label}"
+                               if decided != label else ""))
     if failures:
         raise SelfCheckFailed(
-            f"This device's runtime ({predictor.runtime}) does not compute what PyTorch "
-            f"computed: {len(failures)} of {len(golden['cases'])} golden rows differ. First: "
-            f"{failures[0]}. The app will not predict with this model. Report the device and "
-            f"the runtime; the model was verified with `pocketml verify` on the desktop.")
+            f"On this device the model ({predictor.runtime}) does not reproduce PyTorch: "
+            f"{len(failures)} of {len(golden['cases'])} golden rows differ. First: "
+            f"{failures[0]}. The app will not predict with it: either the bundle was changed "
+            f"after `pocketml bundle`, or this device's runtime computes something else. "
+            f"Reinstall the app or rebuild the bundle; if this persists, report the device "
+            f"and the runtime.")
     return Verification(len(golden["cases"]), worst, tolerance, time.perf_counter() - started,
                         predictor.runtime, golden["reference"])
 
