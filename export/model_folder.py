@@ -17,6 +17,7 @@ from torch import nn
 from pocketml.errors import UserError
 from pocketml.export.exporter import check_formats, export_formats, results_table
 from pocketml.export.formats import FORMATS
+from pocketml.export.golden import GOLDEN, write_golden
 from pocketml.export.job import ExportJob
 from pocketml.export.parity import check_parity, input_sets, parity_document, parity_markdown
 from pocketml.export.runtimes import runtime_plan
@@ -243,9 +244,11 @@ def bundle_folder(folder: Path, to: Path, log=print, sign: Path | None = None,
         with replace_folder(Path(to), "--to") as staging:
             for name in BUNDLE_FILES:
                 shutil.copyfile(folder / name, staging / name)
-            write_manifest(staging, [staging / name for name in BUNDLE_FILES],
+            write_golden(folder, staging / GOLDEN)  # the app's on-device parity check
+            write_manifest(staging, [staging / name for name in (*BUNDLE_FILES, GOLDEN)],
                            {"seed": manifest.get("seed"), "data_sha256": manifest.get("data_sha256")})
             signer = sign_manifest(staging, key) if key is not None else None
-    sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB" for n in BUNDLE_FILES)
+    sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB"
+                      for n in (*BUNDLE_FILES, GOLDEN))
     log(f"bundled into {to}: {sizes}, {MANIFEST}"
         + (f", signed by key {signer} ({SIGNATURE})" if signer else " (unsigned)"))

@@ -1,7 +1,7 @@
 """pocketml's app: a form built from the bundle's schema, a Submit button, and the prediction.
 
-Layout is in pocketml.kv; the logic (integrity check, form, validation, inference) is in
-pocketapp/, which knows nothing about widgets. This file only connects the two.
+Layout is in pocketml.kv; the logic (integrity check, on-device self-check, form, validation,
+inference) is in pocketapp/, which knows nothing about widgets. This file only connects the two.
 
 Runs on Android and iOS (buildozer / kivy-ios package this folder) and on a desktop:
     python mobile_app/main.py                      # the bundle in mobile_app/model
@@ -17,6 +17,8 @@ from pocketapp.bundle import BundleError, open_bundle
 from pocketapp.form import ChoiceField
 from pocketapp.predictors import PLATFORM, load_predictor
 from pocketapp.signature import trusted_key
+from pocketapp.safearea import safe_area
+from pocketapp.selfcheck import verify_on_device
 
 if PLATFORM == "desktop":  # a phone-shaped window; must be set before the Window is created
     from kivy.config import Config
@@ -24,11 +26,15 @@ if PLATFORM == "desktop":  # a phone-shaped window; must be set before the Windo
     Config.set("graphics", "width", "460")
     Config.set("graphics", "height", "820")
     Config.set("input", "mouse", "mouse,multitouch_on_demand")  # no red dots on right click
+elif PLATFORM == "ios":  # kivy-ios allows every orientation unless told; the form is portrait
+    os.environ.setdefault("KIVY_ORIENTATION", "Portrait")
 
 from kivy.app import App
 from kivy.core.window import Window
 from kivy.factory import Factory
-from kivy.properties import BooleanProperty, StringProperty
+from kivy.logger import Logger
+from kivy.metrics import dp
+from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
 
 APP_DIR = Path(__file__).resolve().parent
@@ -48,11 +54,23 @@ class NumericEntry(BoxLayout):
 class ChoiceEntry(BoxLayout):
     title = StringProperty()
     message = StringProperty()
+    choices_share = NumericProperty(0.42)  # of the row, beside the title, when they fit there
+    narrow = BooleanProperty(False)  # the choices take their own row under the title
 
     def __init__(self, choices: list[str], group: str, **kwargs):
         super().__init__(**kwargs)
         for choice in choices:
-            self.ids.choices.add_widget(Factory.ChoiceButton(text=choice, group=group))
+            button = Factory.ChoiceButton(text=choice, group=group)
+            button.bind(texture_size=self.fit)
+            self.ids.choices.add_widget(button)
+        self.bind(width=self.fit)
+
+    def fit(self, *_) -> None:
+        """Beside the title only if every choice's whole word fits its button there."""
+        box = self.ids.choices
+        needed = sum(b.texture_size[0] + b.padding[0] + b.padding[2] for b in box.children)
+        needed += box.spacing * (len(box.children) - 1)
+        self.narrow = needed > (self.width - self.ids.row.spacing) * self.choices_share
 
     def answer(self) -> str | None:
         return next((b.text for b in self.ids.choices.children if b.state == "down"), None)
@@ -70,33 +88,44 @@ class ErrorScreen(BoxLayout):
 
 
 class PocketMLApp(App):
-    """Builds FormScreen from the bundle, or ErrorScreen when the bundle cannot be trusted."""
+    """Builds FormScreen from a bundle that passed its integrity check and its self-check on
+    this device, or ErrorScreen saying why it cannot be trusted."""
 
     title = "pocketml"
+    safe_top = NumericProperty(0)  # pixels the phone covers: notch, home indicator
+    safe_bottom = NumericProperty(0)
 
     def __init__(self, bundle_dir: Path | None = None, **kwargs):
         super().__init__(**kwargs)
         self.bundle_dir = Path(bundle_dir or os.environ.get("POCKETML_BUNDLE") or DEFAULT_BUNDLE)
         self.entries: dict[str, NumericEntry | ChoiceEntry] = {}
-        self.bundle = self.predictor = None
+        self.bundle = self.predictor = self.verification = None
+        insets = safe_area(PLATFORM)
+        self.safe_top, self.safe_bottom = dp(insets.top), dp(insets.bottom)
 
     def build(self):
         Window.softinput_mode = "below_target"  # a phone's keyboard must not hide the field
         try:
-            self.bundle = open_bundle(self.bundle_dir, trusted_key(APP_DIR))
-            self.predictor = load_predictor(self.bundle)
-        except BundleError as err:
+            bundle = open_bundle(self.bundle_dir, trusted_key(APP_DIR))
+            predictor = load_predictor(bundle)
+            self.verification = verify_on_device(bundle, predictor)
+        except BundleError as err:  # a failed self-check too: nothing may predict
+            Logger.error(f"pocketml: refused {self.bundle_dir}: {err}")
             return ErrorScreen(message=str(err))
         except Exception as err:  # a runtime that cannot load the file: show it, never crash
+            Logger.error(f"pocketml: the model could not be loaded: {err}")
             return ErrorScreen(message=f"The model could not be loaded: {err}")
+        Logger.info(f"pocketml: {self.verification.log_line}")
+        self.bundle, self.predictor = bundle, predictor
         return self.build_form()
 
     def build_form(self) -> FormScreen:
         form = self.bundle.form
         screen = FormScreen(heading=f"{form.model_name}: probability of {form.positive_class}",
-                            footer=f"{self.predictor.runtime}, offline, " + (
-                                f"signed by key {self.bundle.signer}" if self.bundle.signer
-                                else "unsigned"))
+                            footer=f"{self.verification.summary}\n"
+                                   f"{self.predictor.runtime}, offline, " + (
+                                       f"signed by key {self.bundle.signer}"
+                                       if self.bundle.signer else "unsigned"))
         for field in form.fields:
             title = f"{field.label} ({field.name})" if field.label != field.name else field.name
             if isinstance(field, ChoiceField):

@@ -5,6 +5,7 @@ separate program, pointing it at a bundle through the POCKETML_BUNDLE environmen
 
 from __future__ import annotations
 
+import configparser
 import importlib.util
 import os
 import platform
@@ -24,11 +25,17 @@ BUILD_TOOLS = ("git", "zip", "unzip", "autoconf", "automake", "libtoolize", "pkg
 SDK_HOST = ("dl.google.com", 443)  # where buildozer downloads the Android SDK and NDK from
 
 
-def run_app(bundle: Path | None = None) -> int:
-    """Run mobile_app/main.py on the bundle (default mobile_app/model); the app's exit status."""
-    bundle = Path(bundle or DEFAULT_BUNDLE).resolve()
+def app_bundle() -> Path:
+    """mobile_app/model beside this package, wherever pocketml is run from: where `pocketml all`
+    writes the bundle and `pocketml app` and `pocketml apk` read it."""
     if not (APP / "main.py").is_file():
         raise UserError(f"the app is not at {APP}: run pocketml from a clone of the repository.")
+    return DEFAULT_BUNDLE
+
+
+def run_app(bundle: Path | None = None) -> int:
+    """Run mobile_app/main.py on the bundle (default mobile_app/model); the app's exit status."""
+    bundle = Path(bundle or app_bundle()).resolve()
     if importlib.util.find_spec("kivy") is None:
         raise UserError("Kivy is not installed: pip install -e '.[app]'.")
     if not (bundle / "manifest.json").is_file():
@@ -63,6 +70,11 @@ def missing_for_apk() -> list[str]:
     if platform.system() not in ("Linux", "Darwin"):
         return [f"buildozer builds Android packages on Linux or macOS, not {platform.system()}"]
     missing = []
+    if buildozer_would_ask_about_root():
+        missing.append("a normal user: this runs as root, where buildozer stops to ask "
+                       "\"continue [y/n]?\" and, with no one to answer, fails. Run pocketml apk as "
+                       "a normal user, or, in a throwaway container where root is expected, "
+                       "BUILDOZER_WARN_ON_ROOT=0 pocketml apk")
     if not buildozer_command():
         missing.append("buildozer: pip install -e '.[app]'")
     if not shutil.which("javac"):
@@ -76,6 +88,18 @@ def missing_for_apk() -> list[str]:
                        f"APP_ANDROID_SDK_PATH/APP_ANDROID_NDK_PATH), and {SDK_HOST[0]} cannot "
                        "be reached to download them")
     return missing
+
+
+def buildozer_would_ask_about_root() -> bool:
+    """Root, with buildozer's warn_on_root on (buildozer.spec's [buildozer] section, which the
+    BUILDOZER_WARN_ON_ROOT variable overrides, as buildozer reads it)."""
+    if getattr(os, "geteuid", lambda: None)() != 0:
+        return False
+    spec = configparser.ConfigParser(interpolation=None)
+    spec.read(APP / "buildozer.spec")
+    warn = os.environ.get("BUILDOZER_WARN_ON_ROOT",
+                          spec.get("buildozer", "warn_on_root", fallback="1"))
+    return warn.strip() == "1"
 
 
 def buildozer_command() -> str | None:

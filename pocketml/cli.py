@@ -108,7 +108,9 @@ def cmd_verify(args) -> int:
 def cmd_bundle(args) -> int:
     from pocketml.export.model_folder import bundle_folder
 
-    bundle_folder(args.dir, args.to, sign=args.sign)
+    from pocketml.app_launcher import app_bundle
+
+    bundle_folder(args.dir, args.to or app_bundle(), sign=args.sign)
     return 0
 
 
@@ -156,10 +158,11 @@ def cmd_all(args) -> int:
 
     names = parse_models(args.models)
     check_run_options(args.device, args.seed)
+    app_model = app_model_folder(args) if "kidney" in names else None
     for name in names:  # refuse a bad target before the first model is trained
         check_target(args.artifacts / name, "--artifacts")
-    if "kidney" in names:
-        check_target(args.app_model, "--app-model")
+    if app_model is not None:
+        check_target(app_model, "--app-model")
     rows, failed = [], []
     for name in names:
         started = time.perf_counter()
@@ -171,7 +174,7 @@ def cmd_all(args) -> int:
         if not verified[0]:
             failed.append(name)
         elif name == "kidney":
-            bundle_folder(folder, args.app_model, verification=verified[0])
+            bundle_folder(folder, app_model, verification=verified[0])
         rows.append(summary_row(name, folder, time.perf_counter() - started))
     table = summary_markdown(rows)
     atomic_write_bytes(args.artifacts / "summary.md", table.encode())
@@ -180,6 +183,14 @@ def cmd_all(args) -> int:
         print(f"pocketml: parity FAILED for {', '.join(failed)}: see parity.md in "
               f"{', '.join(str(args.artifacts / n) for n in failed)}", file=sys.stderr)
     return 1 if failed else 0
+
+
+def app_model_folder(args) -> Path:
+    """Where `pocketml all` bundles the kidney model: --app-model, else the folder `pocketml app`
+    and `pocketml apk` read, beside the package whatever the current folder."""
+    from pocketml.app_launcher import app_bundle
+
+    return args.app_model or app_bundle()
 
 
 def cmd_app(args) -> int:
@@ -284,7 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     bundle = commands.add_parser("bundle", help="verify a model folder, then copy what the app "
                                                 "needs into its model folder")
     bundle.add_argument("dir", type=Path)
-    bundle.add_argument("--to", type=Path, default=Path("mobile_app/model"))
+    bundle.add_argument("--to", type=Path,
+                        help="the bundle folder to write (default: mobile_app/model beside the "
+                             "package, which `pocketml app` and `apk` read, from any folder)")
     bundle.add_argument("--sign", type=Path, metavar="KEY",
                         help="sign the bundle's manifest with this private key (pocketml keygen)")
     bundle.set_defaults(handler=cmd_bundle)
@@ -320,7 +333,9 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--models", default="kidney",
                             help=f"comma-separated, from {', '.join(MODELS)} (default kidney)")
     everything.add_argument("--artifacts", type=Path, default=Path("artifacts"))
-    everything.add_argument("--app-model", type=Path, default=Path("mobile_app/model"))
+    everything.add_argument("--app-model", type=Path,
+                            help="where to bundle the kidney model (default: the app's "
+                                 "mobile_app/model, which `pocketml app` and `apk` read)")
     add_data_source(everything)
     add_common_training(everything)
     everything.set_defaults(handler=cmd_all)

@@ -5,16 +5,24 @@ Kivy's Window is one per process and its event loop cannot be restarted, so each
 this script as a subprocess:
 
     python tests/app_driver.py SCENARIO --bundle DIR --out DIR [--answers JSON] [--bad JSON]
+        [--size WxH] [--safe-area TOP,BOTTOM] [--tag NAME]
 
 Scenarios: `form` (describe the form), `patient` (fill in --answers, Submit, read the result),
 `bad_inputs` (type each --bad text into the first numeric field, Submit, read its message;
 then one --showcase text per numeric field for the screenshot),
-`refused` (report what a refused bundle shows). The report is OUT/report.json."""
+`refused` (report what a refused bundle shows). The report is OUT/report.json.
+
+--size resizes the window (a phone's screen at density 1: KIVY_METRICS_DENSITY=1, with
+KIVY_METRICS_FONTSCALE for the phone's font size); --safe-area pads as an iPhone's notch and
+home indicator would (dp); --tag is added to the screenshots' names. With every screenshot the
+report audits every label on screen (shortened, overflowing its box, or off the screen's
+sides) and records the app's "pocketml:" log lines."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -27,7 +35,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mobile_app"))
 from main import ChoiceEntry, FormScreen, PocketMLApp  # noqa: E402  (after sys.path)
 from kivy.base import EventLoop  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
+from kivy.core.window import Window  # noqa: E402
+from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels  # noqa: E402
+from kivy.logger import Logger  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
+from kivy.uix.label import Label  # noqa: E402
 
 STEP_S = 0.15  # between actions: enough for Kivy to lay out and draw a frame under Xvfb
 
@@ -48,10 +60,57 @@ def type_text(text_input, text: str) -> None:
         EventLoop.window.dispatch("on_textinput", character)
 
 
+def audit_labels(root) -> dict:
+    """Every label with text on screen, and what is wrong with any: its rendered words are not
+    all of its text (Kivy's `shorten` writes "urine spec...avity"), its texture is larger than
+    its box (cut or drawn over a neighbour), or it reaches past the screen's sides."""
+    labels = [w for w in root.walk(restrict=True) if isinstance(w, Label) and w.text.strip()]
+    problems = []
+    for label in labels:
+        label.texture_update()  # render at the size it has now
+        rendered = "".join(word.text for line in label._label._cached_lines for word in line.words)
+        left, _ = label.to_window(label.x, label.y)
+        right, _ = label.to_window(label.right, label.y)
+        width, height = label.texture_size
+        what = []
+        if "".join(rendered.split()) != "".join(label.text.split()):
+            what.append(f"shortened to {rendered!r}")
+        if width > label.width + 1 or height > label.height + 1:
+            what.append(f"text {width}x{height} px in a {label.width:.0f}x{label.height:.0f} box")
+        if left < -1 or right > Window.width + 1:
+            what.append(f"spans x {left:.0f} to {right:.0f} on a {Window.width} px screen")
+        if what:
+            problems.append({"text": label.text, "problems": what})
+    return {"labels": len(labels), "problems": problems}
+
+
+class LogLines(logging.Handler):
+    """The app's own lines from Kivy's log (which the tests keep off the console)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record) -> None:
+        message = record.getMessage()
+        if message.startswith("pocketml:"):
+            self.lines.append(message)
+
+
 def screenshot(out: Path, name: str) -> str:
-    # Window.screenshot numbers its files (name0001.png) and never overwrites: rename them
-    written = Path(EventLoop.window.screenshot(name=str(out / "shot.png")))
-    return str(written.replace(out / name))
+    """The window as a PNG. Window.screenshot() is not used: it reads the back buffer without
+    drawing it (black after a resize under Mesa) and skews any width whose rows are not a
+    multiple of 4 bytes (390 px, an iPhone's), so draw the frame, then read and write it here."""
+    import numpy as np  # here, not at the top: the start-up the benchmark times has neither
+    from matplotlib.image import imsave
+
+    window = EventLoop.window
+    window.dispatch("on_draw")
+    width, height = window.size
+    rows = np.frombuffer(glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE), np.uint8)
+    path = out / name
+    imsave(path, rows.reshape(height, width, 3)[::-1])  # GL's first row is the bottom one
+    return str(path)
 
 
 class Driver:
@@ -63,10 +122,18 @@ class Driver:
         self.predictions = 0
 
     def run(self) -> None:
+        if self.args.size:
+            Window.size = tuple(int(n) for n in self.args.size.split("x"))
+        if self.args.safe_area:
+            top, bottom = (float(n) for n in self.args.safe_area.split(","))
+            self.app.safe_top, self.app.safe_bottom = top, bottom
+        log = LogLines()
+        Logger.addHandler(log)
         self.steps = self.scenario()
         Clock.schedule_once(self.advance, STEP_S)
         self.app.bind(on_start=lambda _app: EventLoop.window.bind(on_flip=self.first_frame))
         self.app.run()
+        self.report["log"] = log.lines
         (self.out / "report.json").write_text(json.dumps(self.report, indent=2))
 
     def first_frame(self, window) -> None:
@@ -90,6 +157,7 @@ class Driver:
     def scenario(self):
         root = self.app.root
         self.report["screen"] = type(root).__name__
+        self.report["window"] = list(Window.size)
         if not isinstance(root, FormScreen):
             self.report["message"] = root.message
             self.report["model_loaded"] = self.app.predictor is not None
@@ -97,9 +165,11 @@ class Driver:
             self.shot("app_refused.png")
             return
         self.count_predictions()
-        self.report["fields"] = [self.describe(name, e) for name, e in self.app.entries.items()]
         self.report["footer"] = root.footer
         yield
+        self.report["fields"] = [self.describe(name, e) for name, e in self.app.entries.items()]
+        self.report["content_y"] = [min(w.y for w in root.children),
+                                    max(w.top for w in root.children)]
         if self.args.scenario == "patient":
             self.shot("app_form.png")
             yield from self.fill(json.loads(self.args.answers))
@@ -116,6 +186,7 @@ class Driver:
     def fill(self, answers: dict):
         for name, value in answers.items():
             entry = self.app.entries[name]
+            yield from self.reach(entry)
             if isinstance(entry, ChoiceEntry):
                 tap(next(b for b in entry.ids.choices.children if b.text == value))
             else:
@@ -127,6 +198,7 @@ class Driver:
         yield from self.fill(answers)
         target = next(n for n, e in self.app.entries.items() if not isinstance(e, ChoiceEntry))
         entry, results = self.app.entries[target], []
+        yield from self.reach(entry)
         for text in bad:
             before = self.predictions
             type_text(entry.ids.entry, text)
@@ -139,10 +211,17 @@ class Driver:
         # the screenshot: several bad fields at once, each with its own message
         numeric = [e for e in self.app.entries.values() if not isinstance(e, ChoiceEntry)]
         for entry, text in zip(numeric, showcase):
+            yield from self.reach(entry)
             type_text(entry.ids.entry, text)
+        yield from self.reach(numeric[0])
         tap(self.app.root.ids.submit)
         yield
         self.shot("app_bad_input.png")
+
+    def reach(self, entry):
+        """Scroll the form until `entry` is on screen, as a thumb would, then let it draw."""
+        self.app.root.ids.scroll.scroll_to(entry, animate=False)
+        yield
 
     def count_predictions(self) -> None:
         predict = self.app.predictor.predict
@@ -158,11 +237,17 @@ class Driver:
         described = {"name": name, "title": entry.title, "kind": type(entry).__name__}
         if isinstance(entry, ChoiceEntry):
             described["choices"] = sorted(b.text for b in entry.ids.choices.children)
+            described["own_row"] = entry.narrow
         else:
             described["hint"] = entry.hint
+            described["input_type"] = entry.ids.entry.input_type
+            described["input_filter"] = entry.ids.entry.input_filter
         return described
 
     def shot(self, name: str) -> None:
+        if self.args.tag:
+            name = name.replace(".png", f"_{self.args.tag}.png")
+        self.report.setdefault("audits", {})[name] = audit_labels(self.app.root)
         self.report["screenshots"].append(screenshot(self.out, name))
 
 
@@ -174,6 +259,9 @@ def main() -> None:
     parser.add_argument("--answers", default="{}", help="JSON {field: text or choice}")
     parser.add_argument("--bad", default="[]", help="JSON list of texts")
     parser.add_argument("--showcase", default="[]", help="JSON list of texts, one per field")
+    parser.add_argument("--size", help="window size WxH in pixels, e.g. 360x740")
+    parser.add_argument("--safe-area", help="top,bottom insets in dp, as on an iPhone")
+    parser.add_argument("--tag", help="added to the screenshots' names")
     Driver(parser.parse_args()).run()
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+GOLDEN = "golden.json"  # the bundle's golden cases (export/golden.py, pocketapp/selfcheck.py)
 APP = ROOT / "mobile_app"
 DRIVER = Path(__file__).with_name("app_driver.py")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -46,6 +47,8 @@ def write_bundle(folder: Path, columns: list[dict], seed: int = 0) -> Path:
     import torch
     from torch import nn
 
+    from pocketml.export.golden import golden_cases
+
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     n = len(columns)
@@ -62,11 +65,14 @@ def write_bundle(folder: Path, columns: list[dict], seed: int = 0) -> Path:
               "columns": columns, "classes": ["notckd", "ckd"], "positive_class": "ckd",
               "threshold": 0.5}
     (folder / "schema.json").write_text(json.dumps(schema, indent=2))
+    golden = golden_cases(model, schema, example=example)  # edge cases: there is no test set
+    (folder / GOLDEN).write_text(json.dumps(golden, indent=2))
     write_manifest(folder)
     return folder
 
 
-def write_manifest(folder: Path, names=("model.tflite", "model.onnx", "schema.json")) -> None:
+def write_manifest(folder: Path,
+                   names=("model.tflite", "model.onnx", "schema.json", GOLDEN)) -> None:
     files = {name: {"sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest(),
                     "bytes": (folder / name).stat().st_size} for name in names}
     (folder / "manifest.json").write_text(json.dumps(
@@ -129,13 +135,22 @@ def driver_env(display: str, kivy_home: Path) -> dict[str, str]:
     return env
 
 
-def run_driver(display: str, out: Path, scenario: str, bundle: Path, **options) -> dict:
-    """Run the real app on `display` through tests/app_driver.py; its JSON report."""
+def phone_metrics(fontscale: float = 1.0) -> dict[str, str]:
+    """Kivy's metrics of a phone screen at density 1 (1 dp = 1 px) and that font scale."""
+    return {"KIVY_METRICS_DENSITY": "1", "KIVY_METRICS_FONTSCALE": str(fontscale)}
+
+
+def run_driver(display: str, out: Path, scenario: str, bundle: Path,
+               metrics: dict[str, str] | None = None, **options) -> dict:
+    """Run the real app on `display` through tests/app_driver.py; its JSON report.
+
+    `options` become the driver's flags (answers=... -> --answers JSON; strings as they are)."""
     out.mkdir(parents=True, exist_ok=True)
-    env = driver_env(display, out / "kivy_home")
+    env = {**driver_env(display, out / "kivy_home"), **(metrics or {})}
     command = [sys.executable, str(DRIVER), scenario, "--bundle", str(bundle), "--out", str(out)]
     for name, value in options.items():
-        command += [f"--{name}", json.dumps(value)]
+        command += [f"--{name.replace('_', '-')}",
+                    value if isinstance(value, str) else json.dumps(value)]
     done = subprocess.run(command, env=env, cwd=out, capture_output=True, text=True, timeout=90)
     report = out / "report.json"
     assert done.returncode == 0 and report.is_file(), (

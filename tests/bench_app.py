@@ -5,8 +5,12 @@
 Prints
   * Submit to result: the Submit handler's work, validation of every field + one inference +
     the decision, p50/p99 over --repeats runs (target p50 <= 1 ms);
+  * the self-check at start: reading golden.json and running every golden row through the
+    predictor, first run (cold, as at a real start) and p50/p99 of the next --checks runs, in
+    each desktop runtime (it must stay well under the 3 s start budget);
   * start to a usable form: launching the real app (under Xvfb when there is no display) until
-    its first frame with the form on screen, median of --starts launches (target <= 3 s)."""
+    its first frame with the form on screen, self-check included, median of --starts launches
+    (target <= 3 s)."""
 
 from __future__ import annotations
 
@@ -28,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from app_fixtures import DRIVER, driver_env, virtual_display  # noqa: E402
 from pocketapp.bundle import open_bundle  # noqa: E402
 from pocketapp.form import ChoiceField  # noqa: E402
-from pocketapp.predictors import load_predictor  # noqa: E402
+from pocketapp.predictors import DesktopLiteRT, DesktopOnnx, load_predictor  # noqa: E402
+from pocketapp.selfcheck import verify_on_device  # noqa: E402
 
 
 def typical_answers(form) -> dict[str, str]:
@@ -53,6 +58,20 @@ def bench_submit(bundle_dir: Path, repeats: int) -> dict:
     times.sort()
     return {"runtime": predictor.runtime, "p50_ms": 1e3 * times[len(times) // 2],
             "p99_ms": 1e3 * times[int(len(times) * 0.99)]}
+
+
+def bench_selfcheck(bundle_dir: Path, runtime, checks: int) -> dict:
+    """What the self-check adds to a start: the first run on a fresh predictor, then warm runs."""
+    bundle = open_bundle(bundle_dir)
+    started = time.perf_counter()
+    predictor = runtime.load(bundle)
+    loaded = time.perf_counter()
+    first = verify_on_device(bundle, predictor)
+    first_s = time.perf_counter() - loaded
+    times = sorted(verify_on_device(bundle, predictor).seconds for _ in range(checks))
+    return {"runtime": runtime.runtime, "rows": first.rows, "max_diff": first.max_diff,
+            "load_ms": 1e3 * (loaded - started), "first_ms": 1e3 * first_s,
+            "p50_ms": 1e3 * times[len(times) // 2], "p99_ms": 1e3 * times[int(len(times) * 0.99)]}
 
 
 def bench_start(bundle_dir: Path, starts: int) -> dict | None:
@@ -83,11 +102,18 @@ def main() -> None:
     parser.add_argument("--bundle", type=Path, default=ROOT / "mobile_app" / "model")
     parser.add_argument("--repeats", type=int, default=5000)
     parser.add_argument("--starts", type=int, default=5)
+    parser.add_argument("--checks", type=int, default=200, help="warm self-check runs")
     args = parser.parse_args()
 
     submit = bench_submit(args.bundle, args.repeats)
     print(f"Submit to result ({submit['runtime']}, {args.repeats} runs): "
           f"p50 {submit['p50_ms']:.3f} ms, p99 {submit['p99_ms']:.3f} ms  (target p50 <= 1 ms)")
+    for runtime in (DesktopLiteRT, DesktopOnnx):
+        check = bench_selfcheck(args.bundle, runtime, args.checks)
+        print(f"self-check ({check['runtime']}, {check['rows']} golden rows, max diff "
+              f"{check['max_diff']:.1e}): first {check['first_ms']:.2f} ms after a "
+              f"{check['load_ms']:.1f} ms load, then p50 {check['p50_ms']:.2f} ms, p99 "
+              f"{check['p99_ms']:.2f} ms over {args.checks} runs  (budget: well under 3 s)")
     start = bench_start(args.bundle, args.starts)
     if start is None:
         print("start to a usable form: skipped, no display and no Xvfb (apt-get install xvfb)")

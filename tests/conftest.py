@@ -1,5 +1,6 @@
-"""Fixtures shared across the suite: the real CKD files shipped with pocketml, and one kidney model trained,
-exported and bundled once per session (about 20 s) for the export and app tests."""
+"""Fixtures shared across the suite: the real CKD files shipped with pocketml, one kidney model
+trained, exported and bundled once per session (about 20 s) for the export and app tests, and the
+virtual display the app's window tests share."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +73,29 @@ def kidney_test_set(kidney_folder) -> pd.DataFrame:
     table["class"] = y.astype(int)
     table["p_ckd"] = p.astype(np.float32)
     return table
+
+
+@pytest.fixture(scope="session")
+def display():
+    """A virtual X server for the app's window tests, one for the whole session."""
+    from app_fixtures import virtual_display
+
+    with virtual_display() as name:
+        yield name
+
+
+@pytest.fixture(scope="session")
+def kidney_schema(kidney_bundle) -> dict:
+    import json
+
+    return json.loads((kidney_bundle / "schema.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def kidney_patient(kidney_test_set, kidney_schema) -> pd.Series:
+    """The first held-out CKD patient whose values all lie in the form's plausible ranges."""
+    from app_fixtures import in_range
+
+    plausible = kidney_test_set[[in_range(kidney_schema, row)
+                                 for _, row in kidney_test_set.iterrows()]]
+    return plausible[plausible["class"] == 1].iloc[0]

@@ -1,11 +1,13 @@
 """The app's logic without a window: input validation (property-based), the form a schema
-describes, the bundle's integrity check, and desktop predictions against PyTorch and against
-the runtimes `pocketml verify` uses."""
+describes, the bundle's integrity check, desktop predictions against PyTorch and against the
+runtimes `pocketml verify` uses, and the row packing, size checks and output decoding that every
+platform's predictor goes through (RowCodec)."""
 
 from __future__ import annotations
 
 import ast
 import shutil
+import struct
 import sys
 
 import numpy as np
@@ -17,6 +19,8 @@ from app_fixtures import APP, OTHER_COLUMNS, flip_byte, write_bundle, write_mani
 
 sys.path.insert(0, str(APP))
 from pocketapp import predictors  # noqa: E402
+from pocketapp.predictors import (FLOAT32, DesktopLiteRT, DesktopOnnx, ModelMismatch,  # noqa: E402
+                                  RowCodec)
 from pocketapp.bundle import BundleError, open_bundle  # noqa: E402
 from pocketapp.form import ChoiceField, FormSpec, NumericField  # noqa: E402
 from pocketapp.validation import Invalid, parse_number  # noqa: E402
@@ -213,6 +217,63 @@ def test_platform_detection(monkeypatch, environ, platform):
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     assert predictors.detect_platform() == platform
+
+
+# --- what crosses into a native runtime: the part of every predictor that runs here -------
+
+def test_a_row_is_packed_as_float32_in_column_order():
+    row = [1.02, 1.0, 135.0, 9.5, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+    codec = RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4)
+    assert codec.pack(row) == np.array(row, np.float32).tobytes()
+    assert codec.input_bytes == 40
+    assert codec.unpack(struct.pack("=f", 0.25)) == 0.25
+
+
+def test_a_row_of_the_wrong_length_never_reaches_the_runtime():
+    codec = RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4)
+    for row in ([1.0] * 9, [1.0] * 11):
+        with pytest.raises(ValueError, match=f"a row of {len(row)} values for a model that "
+                                             "takes 10"):
+            codec.pack(row)
+
+
+@pytest.mark.parametrize("returned", [b"", b"\0\0\0", b"\0" * 8])
+def test_only_exactly_the_output_bytes_are_decoded(returned):
+    with pytest.raises(ValueError, match=f"returned {len(returned)} output bytes, expected 4"):
+        RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4).unpack(returned)
+
+
+@pytest.mark.parametrize("tensors, message", [
+    (("INT8", 10, FLOAT32, 1, 4), "takes INT8 input, but the form gives FLOAT32 values"),
+    ((FLOAT32, 6, FLOAT32, 1, 4), "takes 6 values per row, but schema.json lists 10 columns"),
+    ((FLOAT32, 10, FLOAT32, 2, 8), r"gives 2 FLOAT32 value\(s\) \(8 bytes\) per row"),
+    ((FLOAT32, 10, "FLOAT16", 1, 2), r"gives 1 FLOAT16 value\(s\) \(2 bytes\) per row"),
+])
+def test_a_model_whose_tensors_do_not_fit_the_form_is_refused_at_load(tensors, message):
+    with pytest.raises(ModelMismatch, match=message + ".*rebuild the bundle"):
+        RowCodec.check(10, *tensors)
+
+
+def test_a_model_with_another_number_of_inputs_is_refused_by_both_desktop_runtimes(
+        bundle_copy, tmp_path):
+    other = write_bundle(tmp_path / "other", OTHER_COLUMNS)
+    for name in ("model.tflite", "model.onnx"):
+        shutil.copy(other / name, bundle_copy / name)
+    write_manifest(bundle_copy)
+    bundle = open_bundle(bundle_copy)
+    for runtime in (DesktopLiteRT, DesktopOnnx):
+        with pytest.raises(ModelMismatch, match="takes 6 values per row, but schema.json lists "
+                                                "10 columns"):
+            runtime.load(bundle)
+
+
+@pytest.mark.parametrize("runtime", [DesktopLiteRT, DesktopOnnx])
+def test_the_desktop_predictors_refuse_a_short_row(kidney_bundle, runtime):
+    predictor = runtime.load(open_bundle(kidney_bundle))
+    row = [1.02, 1.0, 135.0, 9.5, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0]
+    predictor.predict(row)
+    with pytest.raises(ValueError, match="a row of 9 values"):
+        predictor.predict(row[:9])  # never the previous row's probability
 
 
 # --- self-containment -----------------------------------------------------------------------

@@ -1,15 +1,18 @@
-"""Packaging: buildozer.spec as buildozer itself reads it, the iOS Podfile, the APK workflow,
-and the launcher functions behind the CLI (run the app, build the APK or say why not)."""
+"""Packaging: buildozer.spec as buildozer itself reads it, the iOS Podfile and build steps, the
+APK workflow, and the launcher functions behind the CLI (run the app, build the APK or say why
+not, and where the app's bundle lives)."""
 
 from __future__ import annotations
 
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
 from app_fixtures import APP, ROOT
-from pocketml import app_launcher
+from pocketml import app_launcher, cli
 from pocketml.errors import UserError
 
 
@@ -41,17 +44,41 @@ def test_buildozer_spec_packages_the_bundle_and_the_runtime(spec):
     assert any(d.startswith("com.google.ai.edge.litert:litert:") for d in dependencies)
     assert spec.getlist("app", "android.archs") == ["arm64-v8a", "armeabi-v7a"]
     assert int(spec.getdefault("app", "android.minapi")) >= 21
-    assert int(spec.getdefault("app", "android.api")) >= 33
+
+
+def test_the_apk_loads_on_16_kb_pages_and_google_play_takes_it(spec):
+    [litert] = [d for d in spec.getlist("app", "android.gradle_dependencies")
+                if d.startswith("com.google.ai.edge.litert:litert:")]
+    version = tuple(int(n) for n in litert.rsplit(":", 1)[1].split("."))
+    assert version >= (1, 4, 0), litert  # before 1.4.0 its native libraries are 4 KB-aligned
+    assert int(re.match(r"\d+", spec.getdefault("app", "android.ndk"))[0]) >= 28  # 16 KB default
+    assert int(spec.getdefault("app", "android.api")) >= 35  # Google Play's target API
+
+
+def test_python_for_android_is_pinned_to_a_release(spec):
+    """buildozer follows p4a's moving master unless p4a.branch names a release tag."""
+    assert re.fullmatch(r"v\d{4}\.\d{2}\.\d{2}", spec.getdefault("app", "p4a.branch", ""))
 
 
 def test_the_offline_app_asks_for_no_permissions(spec):
     assert spec.getlist("app", "android.permissions", []) == []
 
 
-def test_ios_podfile_and_readme():
-    assert "pod 'TensorFlowLiteObjC'" in (APP / "ios" / "Podfile").read_text()
+def test_ios_podfile_links_the_pod_through_inherited_settings():
+    podfile = (APP / "ios" / "Podfile").read_text()
+    assert "pod 'TensorFlowLiteObjC'" in podfile
+    hook = podfile[podfile.index("post_install do |installer|"):]
+    assert "%w[OTHER_LDFLAGS FRAMEWORK_SEARCH_PATHS]" in hook and "'$(inherited)'" in hook
+    assert "user_project.save" in hook
+
+
+def test_ios_steps_build_from_a_clean_copy_of_the_app():
     readme = (APP / "README.md").read_text()
-    assert "kivy-ios" in readme and "toolchain create" in readme and "pod install" in readme
+    ios = readme[readme.index("## iOS"):readme.index("## What has and has not been run")]
+    assert "kivy-ios" in ios and "pod install" in ios and "$(inherited)" in ios
+    copy, create = ios.index("rsync"), ios.index("toolchain create")
+    assert copy < create and "--exclude .buildozer" in ios and "--exclude bin" in ios
+    assert "`toolchain update` does not copy the app" in ios
 
 
 def test_apk_workflow_bundles_the_model_then_builds_and_uploads_the_apk():
@@ -65,6 +92,31 @@ def test_apk_workflow_bundles_the_model_then_builds_and_uploads_the_apk():
     build = next(i for i, c in enumerate(commands) if "buildozer android debug" in c)
     assert bundle < build < steps.index(uploads[0])
     assert uploads[0]["with"]["path"].endswith(".apk")
+
+
+def test_apk_workflow_runs_on_every_change_the_apk_is_made_from():
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "android-apk.yml").read_text())
+    paths = workflow[True]["push"]["paths"]  # YAML 1.1 reads the key `on` as True
+    for source in ("mobile_app/**", "train/**", "export/**", "pocketml/**", "pyproject.toml"):
+        assert source in paths
+
+
+def test_apk_workflow_keys_its_cache_on_the_pinned_p4a_release(spec, tmp_path):
+    import yaml
+
+    steps = yaml.safe_load((ROOT / ".github" / "workflows" / "android-apk.yml").read_text()
+                           )["jobs"]["apk"]["steps"]
+    [pin] = [step for step in steps if step.get("id") == "p4a"]
+    [cache] = [step for step in steps if step.get("uses", "").startswith("actions/cache")]
+    assert "${{ steps.p4a.outputs.branch }}" in cache["with"]["key"]
+    assert "${{ steps.p4a.outputs.branch }}" in cache["with"]["restore-keys"]
+    # the step's own shell line, run on this checkout, finds the release buildozer builds with
+    output = tmp_path / "github_output"
+    subprocess.run(["bash", "-c", pin["run"]], cwd=ROOT, check=True,
+                   env={**os.environ, "GITHUB_OUTPUT": str(output)})
+    assert output.read_text() == f"branch={spec.getdefault('app', 'p4a.branch')}\n"
 
 
 # --- the launcher -----------------------------------------------------------------------------
@@ -90,6 +142,37 @@ def test_build_apk_stops_before_any_download_and_says_what_is_missing(monkeypatc
     assert "the Android SDK and NDK" in message and "dl.google.com" in message
     assert ".github/workflows/android-apk.yml" in message
     assert "Traceback" not in message
+
+
+@pytest.fixture
+def as_root(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 0)
+    monkeypatch.delenv("BUILDOZER_WARN_ON_ROOT", raising=False)
+
+
+def test_as_root_build_apk_stops_before_buildozer_asks_and_says_what_to_do(
+        monkeypatch, capsys, no_subprocess, tmp_path, as_root):
+    monkeypatch.setattr(app_launcher, "DEFAULT_BUNDLE", tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    assert app_launcher.build_apk() == 2
+    assert no_subprocess == []  # buildozer never started, so it never asked
+    message = capsys.readouterr().err
+    assert "this runs as root" in message and 'continue [y/n]?' in message
+    assert "Run pocketml apk as a normal user" in message
+    assert "BUILDOZER_WARN_ON_ROOT=0 pocketml apk" in message
+    assert "Traceback" not in message
+
+
+def test_as_root_with_buildozers_root_warning_off_nothing_is_asked(monkeypatch, as_root):
+    assert app_launcher.buildozer_would_ask_about_root()  # buildozer.spec: warn_on_root = 1
+    monkeypatch.setenv("BUILDOZER_WARN_ON_ROOT", "0")  # buildozer's own override of the spec
+    assert not app_launcher.buildozer_would_ask_about_root()
+    assert not any("root" in m for m in app_launcher.missing_for_apk())
+
+
+def test_a_normal_user_is_not_asked_about_root(monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    assert not app_launcher.buildozer_would_ask_about_root()
 
 
 def test_build_apk_runs_buildozer_in_the_app_folder_when_nothing_is_missing(
@@ -120,3 +203,23 @@ def test_run_app_without_a_bundle_is_a_user_error(tmp_path, no_subprocess):
     with pytest.raises(UserError, match="no model bundle in .*pocketml all"):
         app_launcher.run_app(tmp_path / "nowhere")
     assert no_subprocess == []
+
+
+def test_all_app_and_apk_use_the_same_bundle_from_any_folder(monkeypatch, tmp_path, no_subprocess):
+    """`pocketml all` writes the bundle where `pocketml app` (and `apk`) read it, wherever it is
+    run from: beside the package, never relative to the current folder."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    written = cli.app_model_folder(cli.build_parser().parse_args(["all"]))
+    assert written == app_launcher.DEFAULT_BUNDLE == APP / "model" and written.is_absolute()
+    bundle = tmp_path / "model"
+    (bundle).mkdir()
+    (bundle / "manifest.json").write_text("{}")
+    monkeypatch.setattr(app_launcher, "DEFAULT_BUNDLE", bundle)
+    assert cli.app_model_folder(cli.build_parser().parse_args(["all"])) == bundle
+    assert cli.main(["app"]) == 0
+    [(_, options)] = no_subprocess
+    assert options["env"]["POCKETML_BUNDLE"] == str(bundle)
+    chosen = cli.build_parser().parse_args(["all", "--app-model", "mine"])
+    assert cli.app_model_folder(chosen) == Path("mine")  # given: as the user wrote it

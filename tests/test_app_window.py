@@ -1,6 +1,7 @@
-"""The real app in a real Kivy Window under Xvfb: a test-set patient gets the model's
-prediction, each bad input gets a message on its field and never reaches the model, a
-damaged bundle is refused on screen, and another schema gives another form.
+"""The real app in a real Kivy Window under Xvfb: at start it shows its on-device verification
+figure, a test-set patient gets the model's prediction, each bad input gets a message on its
+field and never reaches the model, a damaged bundle or altered golden cases are refused on
+screen, and another schema gives another form.
 
 Each test runs tests/app_driver.py in a subprocess (one Kivy Window per process). Screenshots
 are kept in artifacts/screenshots/."""
@@ -13,44 +14,31 @@ import shutil
 
 import pytest
 
-from app_fixtures import (OTHER_COLUMNS, flip_byte, form_answers, in_range, keep_screenshots,
-                          run_driver, virtual_display, write_bundle)
+from app_fixtures import (GOLDEN, OTHER_COLUMNS, flip_byte, form_answers, keep_screenshots,
+                          run_driver, write_bundle, write_manifest)
 
 BAD_INPUTS = ["", "abc", "nan", "inf", "1,02", "1e999", "9999", "-5"]
-
-
-@pytest.fixture(scope="session")
-def display():
-    """A virtual X server for the whole session."""
-    with virtual_display() as name:
-        yield name
-
-
-@pytest.fixture(scope="module")
-def schema(kidney_bundle):
-    return json.loads((kidney_bundle / "schema.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def patient(kidney_test_set, schema):
-    """The first held-out CKD patient whose values all lie in the form's plausible ranges."""
-    plausible = kidney_test_set[[in_range(schema, row) for _, row in kidney_test_set.iterrows()]]
-    return plausible[plausible["class"] == 1].iloc[0]
+VERIFIED = r"verified on this device: 32/32, max diff (0|\d(\.\d)?e-\d+)"
 
 
 def test_a_test_set_patient_gets_the_models_prediction(display, tmp_path, kidney_bundle,
-                                                       schema, patient):
+                                                       kidney_schema, kidney_patient):
     report = run_driver(display, tmp_path, "patient", kidney_bundle,
-                        answers=form_answers(schema, patient))
+                        answers=form_answers(kidney_schema, kidney_patient))
     assert report["screen"] == "FormScreen"
+    verified, runtime = report["footer"].split("\n")
+    assert re.fullmatch(VERIFIED, verified) and runtime == "LiteRT (desktop), offline"
+    [logged] = report["log"]  # the self-check's result also goes to the app's log
+    assert logged.startswith("pocketml: self-check passed on LiteRT (desktop): 32/32 golden rows")
     assert [f["name"] for f in report["fields"]] == ["sg", "al", "sod", "hemo", "pc", "htn", "dm"]
     assert report["fields"][3]["hint"] == "g/dL, range 3 to 20"
     assert report["fields"][4]["choices"] == ["abnormal", "normal"]
+    assert not any(f.get("own_row") for f in report["fields"])  # wide enough beside the titles
     assert not any(report["messages"].values())
     shown = re.fullmatch(r"Probability of ckd: ([<> \d.]+)%\nPredicted class: (\w+) "
                          r"\(threshold 50%\)\nA screening aid, not a diagnosis: .*", report["result"])
     assert shown, report["result"]
-    p = float(patient["p_ckd"])
+    p = float(kidney_patient["p_ckd"])
     assert report["probability"] == pytest.approx(p, abs=1e-5)  # what the app computed
     expected = "> 99.9" if p > 0.999 else "< 0.1" if p < 0.001 else f"{100 * p:.1f}"
     assert shown[1] == expected
@@ -59,10 +47,10 @@ def test_a_test_set_patient_gets_the_models_prediction(display, tmp_path, kidney
     keep_screenshots(report)
 
 
-def test_each_bad_input_gets_a_message_on_its_field(display, tmp_path, kidney_bundle, schema,
-                                                    patient):
+def test_each_bad_input_gets_a_message_on_its_field(display, tmp_path, kidney_bundle,
+                                                    kidney_schema, kidney_patient):
     report = run_driver(display, tmp_path, "bad_inputs", kidney_bundle,
-                        answers=form_answers(schema, patient), bad=BAD_INPUTS,
+                        answers=form_answers(kidney_schema, kidney_patient), bad=BAD_INPUTS,
                         showcase=["1,02", "nan", "", "99"])
     assert report["field"] == "sg"
     messages = {case["text"]: case["message"] for case in report["bad"]}
@@ -85,6 +73,23 @@ def test_a_damaged_model_is_refused_on_screen(display, tmp_path, kidney_bundle):
     assert report["screen"] == "ErrorScreen"
     assert report["model_loaded"] is False
     assert "model.tflite does not match its checksum" in report["message"]
+    keep_screenshots(report)
+
+
+def test_altered_golden_cases_are_refused_on_screen(display, tmp_path, kidney_bundle):
+    bundle = shutil.copytree(kidney_bundle, tmp_path / "model")
+    golden = json.loads((bundle / GOLDEN).read_text())
+    golden["cases"][2]["output"][0] += 0.01
+    (bundle / GOLDEN).write_text(json.dumps(golden))
+    write_manifest(bundle)  # every checksum matches: only the self-check can tell
+    report = run_driver(display, tmp_path / "run", "refused", bundle)
+    assert report["screen"] == "ErrorScreen"
+    assert report["model_loaded"] is False  # the app will not predict
+    assert re.search(r"1 of 32 golden rows differ\. First: row 3 \(.+\): .* diff 1e-2 "
+                     r"\(tolerance 1e-5\)", report["message"]), report["message"]
+    assert report["log"] == [f"pocketml: refused {bundle}: {report['message']}"]
+    report["screenshots"] = [shutil.copy(report["screenshots"][0],
+                                         tmp_path / "app_refused_self_check.png")]
     keep_screenshots(report)
 
 

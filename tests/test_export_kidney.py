@@ -156,9 +156,10 @@ def test_manifest_lists_files_versions_seed_and_data(kidney_folder):
 
 def test_bundle_copies_only_what_the_app_needs(kidney_bundle):
     assert sorted(p.name for p in kidney_bundle.iterdir()) == [
-        "manifest.json", "model.onnx", "model.tflite", "schema.json"]
+        "golden.json", "manifest.json", "model.onnx", "model.tflite", "schema.json"]
     manifest = check_manifest(kidney_bundle)
-    assert sorted(manifest["files"]) == ["model.onnx", "model.tflite", "schema.json"]
+    assert sorted(manifest["files"]) == ["golden.json", "model.onnx", "model.tflite",
+                                         "schema.json"]
 
 
 def test_bundle_refuses_a_tampered_folder_and_writes_nothing(kidney_copy, tmp_path):

@@ -4,15 +4,30 @@ One interface, two verbs: `load(bundle)` builds a predictor, `predict(row)` retu
 probability of the positive class for one row of raw feature values (floats, in the model's
 column order). One class per platform; the platform is detected once, when this module loads.
 
-Android and iOS reach their native TFLite runtimes through pyjnius and pyobjus; neither can
-run here, so those two classes are exercised only on a device (mobile_app/README.md)."""
+What crosses into a runtime is decided in one place, `RowCodec`: at load it checks the model's
+tensors against the form (float32 in, one element per column; one float32 out), and per row it
+packs the values and unpacks exactly the output's bytes. Every predictor goes through it, so the
+desktop tests run the same packing, size checks and decoding the phones run; only the Android
+(pyjnius) and iOS (pyobjus) bridge calls themselves cannot run here (mobile_app/README.md)."""
 
 from __future__ import annotations
 
+import math
 import os
 import struct
 from base64 import b64decode, b64encode
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+FLOAT32 = "FLOAT32"
+FLOAT_BYTES = 4
+# TFLTensorDataType (TFLTensor.h): Float32 is 1 in every release; the other values moved when
+# Float16 was inserted, so only the one this app feeds is named.
+IOS_TENSOR_TYPES = {1: FLOAT32}
+
+
+class ModelMismatch(ValueError):
+    """The model's tensors are not what the form feeds or the app reads. Shown on screen."""
 
 
 def detect_platform() -> str:
@@ -25,6 +40,51 @@ def detect_platform() -> str:
 
 
 PLATFORM = detect_platform()
+
+
+def element_count(shape: Sequence[int]) -> int:
+    return math.prod(int(d) for d in shape)
+
+
+@dataclass(frozen=True)
+class RowCodec:
+    """One row in (float32, native byte order: what a tensor holds), one probability out."""
+
+    n_inputs: int
+    output_bytes: int = FLOAT_BYTES
+
+    @classmethod
+    def check(cls, columns: int, input_type: str, input_elements: int, output_type: str,
+              output_elements: int, output_bytes: int) -> "RowCodec":
+        """The codec for a model whose tensors are these; ModelMismatch naming what differs."""
+        rebuild = ("model.tflite and schema.json do not belong together: rebuild the bundle "
+                   "with `pocketml bundle`.")
+        if input_type != FLOAT32:
+            raise ModelMismatch(f"model.tflite takes {input_type} input, but the form gives "
+                                f"{FLOAT32} values. {rebuild}")
+        if input_elements != columns:
+            raise ModelMismatch(f"model.tflite takes {input_elements} values per row, but "
+                                f"schema.json lists {columns} columns. {rebuild}")
+        if output_type != FLOAT32 or output_elements != 1 or output_bytes != FLOAT_BYTES:
+            raise ModelMismatch(f"model.tflite gives {output_elements} {output_type} value(s) "
+                                f"({output_bytes} bytes) per row; the app reads one {FLOAT32} "
+                                f"probability ({FLOAT_BYTES} bytes). {rebuild}")
+        return cls(columns, output_bytes)
+
+    @property
+    def input_bytes(self) -> int:
+        return FLOAT_BYTES * self.n_inputs
+
+    def pack(self, row: Sequence[float]) -> bytes:
+        if len(row) != self.n_inputs:
+            raise ValueError(f"a row of {len(row)} values for a model that takes {self.n_inputs}")
+        return struct.pack(f"={self.n_inputs}f", *row)
+
+    def unpack(self, data: bytes) -> float:
+        if len(data) != self.output_bytes:
+            raise ValueError(f"the runtime returned {len(data)} output bytes, expected "
+                             f"{self.output_bytes}")
+        return struct.unpack("=f", data)[0]
 
 
 class Predictor:
@@ -43,39 +103,52 @@ class DesktopLiteRT(Predictor):
 
     runtime = "LiteRT (desktop)"
 
-    def __init__(self, interpreter):
+    def __init__(self, interpreter, columns: int):
         import numpy as np
 
+        self.np = np
         self.interpreter = interpreter
         interpreter.allocate_tensors()
         self.input = interpreter.get_input_details()[0]
         self.output = interpreter.get_output_details()[0]
-        self.row = np.zeros(self.input["shape"], np.float32)  # reused: one allocation per app
+        kind = lambda tensor: np.dtype(tensor["dtype"]).name.upper()
+        self.codec = RowCodec.check(
+            columns, kind(self.input), element_count(self.input["shape"]), kind(self.output),
+            element_count(self.output["shape"]),
+            interpreter.get_tensor(self.output["index"]).nbytes)
 
     @classmethod
     def load(cls, bundle) -> "DesktopLiteRT":
         from ai_edge_litert.interpreter import Interpreter
 
-        return cls(Interpreter(model_path=str(bundle.path("model.tflite")), num_threads=1))
+        return cls(Interpreter(model_path=str(bundle.path("model.tflite")), num_threads=1),
+                   bundle.form.n_columns)
 
     def predict(self, row: Sequence[float]) -> float:
-        self.row[0, :] = row
-        self.interpreter.set_tensor(self.input["index"], self.row)
+        packed = self.np.frombuffer(self.codec.pack(row), self.np.float32)
+        self.interpreter.set_tensor(self.input["index"], packed.reshape(self.input["shape"]))
         self.interpreter.invoke()
-        return float(self.interpreter.get_tensor(self.output["index"]).reshape(-1)[0])
+        return self.codec.unpack(self.interpreter.get_tensor(self.output["index"]).tobytes())
 
 
 class DesktopOnnx(Predictor):
     """ONNX Runtime on model.onnx, for desktops where LiteRT has no wheel (Windows, macOS x86)."""
 
     runtime = "ONNX Runtime (desktop fallback)"
+    ONNX_TYPES = {"tensor(float)": FLOAT32}
 
-    def __init__(self, session):
+    def __init__(self, session, columns: int):
         import numpy as np
 
+        self.np = np
         self.session = session
-        self.input_name = session.get_inputs()[0].name
-        self.row = np.zeros((1, session.get_inputs()[0].shape[1]), np.float32)
+        [given], [output] = session.get_inputs(), session.get_outputs()
+        self.input_name = given.name
+        per_row = lambda shape: element_count(shape[1:])  # the batch axis is symbolic
+        out_type = self.ONNX_TYPES.get(output.type, output.type)
+        self.codec = RowCodec.check(columns, self.ONNX_TYPES.get(given.type, given.type),
+                                    per_row(given.shape), out_type, per_row(output.shape),
+                                    per_row(output.shape) * FLOAT_BYTES)
 
     @classmethod
     def load(cls, bundle) -> "DesktopOnnx":
@@ -87,16 +160,17 @@ class DesktopOnnx(Predictor):
         options.intra_op_num_threads = 1
         session = ort.InferenceSession(str(bundle.path("model.onnx")), options,
                                        providers=["CPUExecutionProvider"])
-        return cls(session)
+        return cls(session, bundle.form.n_columns)
 
     def predict(self, row: Sequence[float]) -> float:
-        self.row[0, :] = row
-        return float(self.session.run(None, {self.input_name: self.row})[0].reshape(-1)[0])
+        packed = self.np.frombuffer(self.codec.pack(row), self.np.float32).reshape(1, -1)
+        return self.codec.unpack(self.session.run(None, {self.input_name: packed})[0].tobytes())
 
 
 class AndroidLiteRT(Predictor):
     """LiteRT's Java Interpreter (Maven com.google.ai.edge.litert:litert, added by buildozer's
-    android.gradle_dependencies), called through pyjnius with direct native-order buffers."""
+    android.gradle_dependencies), called through pyjnius with direct native-order buffers sized
+    from the tensors' own byte counts."""
 
     runtime = "LiteRT (Android)"
 
@@ -105,30 +179,36 @@ class AndroidLiteRT(Predictor):
         from jnius import autoclass
 
         self = cls()
-        Interpreter = autoclass("org.tensorflow.lite.Interpreter")
         ByteBuffer = autoclass("java.nio.ByteBuffer")
         order = autoclass("java.nio.ByteOrder").nativeOrder()
-        self.interpreter = Interpreter(autoclass("java.io.File")(str(bundle.path("model.tflite"))))
-        n_inputs = self.interpreter.getInputTensor(0).numElements()
-        self.input = ByteBuffer.allocateDirect(4 * n_inputs).order(order)
-        self.output = ByteBuffer.allocateDirect(4).order(order)
+        self.interpreter = autoclass("org.tensorflow.lite.Interpreter")(
+            autoclass("java.io.File")(str(bundle.path("model.tflite"))))
+        given, output = self.interpreter.getInputTensor(0), self.interpreter.getOutputTensor(0)
+        self.codec = RowCodec.check(bundle.form.n_columns, given.dataType().name(),
+                                    given.numElements(), output.dataType().name(),
+                                    output.numElements(), output.numBytes())
+        self.input = ByteBuffer.allocateDirect(given.numBytes()).order(order)
+        self.output = ByteBuffer.allocateDirect(output.numBytes()).order(order)
         return self
 
     def predict(self, row: Sequence[float]) -> float:
+        self.input.clear()
+        self.input.put(self.codec.pack(row))
         self.input.rewind()
-        for value in row:
-            self.input.putFloat(float(value))
-        self.input.rewind()
-        self.output.rewind()
+        self.output.clear()
         self.interpreter.run(self.input, self.output)
-        return float(self.output.getFloat(0))
+        written = bytearray(self.output.position())  # what the interpreter copied out
+        self.output.rewind()
+        self.output.get(written)  # pyjnius copies the Java byte[] back into `written`
+        return self.codec.unpack(bytes(written))
 
 
 class IOSTFLite(Predictor):
     """The TFLite Objective-C API (pod TensorFlowLiteObjC) through pyobjus.
 
     Tensor bytes cross the bridge as base64 NSStrings: pyobjus handles NSString reliably and
-    raw void* buffers poorly, and 40 bytes of base64 cost microseconds."""
+    raw void* buffers poorly, and 40 bytes of base64 cost microseconds. Every BOOL and nullable
+    result is checked: an unchecked copyData:error: would leave the previous row in the tensor."""
 
     runtime = "TFLite (iOS)"
 
@@ -144,15 +224,35 @@ class IOSTFLite(Predictor):
         if interpreter is None or not interpreter.allocateTensorsWithError_(None):
             raise RuntimeError("TFLInterpreter could not load model.tflite")
         self.interpreter = interpreter
+        self.input = interpreter.inputTensorAtIndex_error_(0, None)
+        self.output = interpreter.outputTensorAtIndex_error_(0, None)
+        if self.input is None or self.output is None:
+            raise RuntimeError("TFLInterpreter has no input or output tensor 0")
+        kind = lambda tensor: IOS_TENSOR_TYPES.get(tensor.dataType, f"type {tensor.dataType}")
+        n_out = element_count(self.shape(self.output))
+        self.codec = RowCodec.check(bundle.form.n_columns, kind(self.input),
+                                    element_count(self.shape(self.input)), kind(self.output),
+                                    n_out, n_out * FLOAT_BYTES)
         return self
 
+    @staticmethod
+    def shape(tensor) -> list[int]:
+        dims = tensor.shapeWithError_(None)
+        if dims is None:
+            raise RuntimeError(f"TFLTensor {tensor.name.UTF8String()} has no shape")
+        return [dims.objectAtIndex_(i).intValue() for i in range(dims.count())]
+
     def predict(self, row: Sequence[float]) -> float:
-        packed = b64encode(struct.pack(f"<{len(row)}f", *row)).decode("ascii")
+        packed = b64encode(self.codec.pack(row)).decode("ascii")
         data = self.NSData.alloc().initWithBase64EncodedString_options_(self.objc_str(packed), 0)
-        self.interpreter.inputTensorAtIndex_error_(0, None).copyData_error_(data, None)
-        self.interpreter.invokeWithError_(None)
-        output = self.interpreter.outputTensorAtIndex_error_(0, None).dataWithError_(None)
-        return struct.unpack("<f", b64decode(output.base64EncodedStringWithOptions_(0).UTF8String())[:4])[0]
+        if not self.input.copyData_error_(data, None):
+            raise RuntimeError("TFLTensor copyData:error: refused the row")
+        if not self.interpreter.invokeWithError_(None):
+            raise RuntimeError("TFLInterpreter invokeWithError: failed")
+        output = self.output.dataWithError_(None)
+        if output is None:
+            raise RuntimeError("TFLTensor dataWithError: returned no output")
+        return self.codec.unpack(b64decode(output.base64EncodedStringWithOptions_(0).UTF8String()))
 
 
 def load_predictor(bundle, platform: str = PLATFORM) -> Predictor:
