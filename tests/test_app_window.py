@@ -27,7 +27,7 @@ def test_a_test_set_patient_gets_the_models_prediction(display, tmp_path, kidney
                         answers=form_answers(kidney_schema, kidney_patient))
     assert report["screen"] == "FormScreen"
     verified, runtime = report["footer"].split("\n")
-    assert re.fullmatch(VERIFIED, verified) and runtime == "LiteRT (desktop), offline"
+    assert re.fullmatch(VERIFIED, verified) and runtime == "LiteRT (desktop), offline, unsigned"
     [logged] = report["log"]  # the self-check's result also goes to the app's log
     assert logged.startswith("pocketml: self-check passed on LiteRT (desktop): 32/32 golden rows")
     assert [f["name"] for f in report["fields"]] == ["sg", "al", "sod", "hemo", "pc", "htn", "dm"]
