@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from pocketapp.bundle import BundleError, open_bundle
+from pocketapp.explain import MODEL_NOT_MEDICAL, explain
 from pocketapp.form import ChoiceField
 from pocketapp.predictors import PLATFORM, load_predictor
 from pocketapp.signature import trusted_key
@@ -87,6 +88,11 @@ class ErrorScreen(BoxLayout):
     message = StringProperty()
 
 
+class ContributionRow(BoxLayout):
+    text = StringProperty()  # "hemoglobin 9.1 g/dL: +41 points"
+    share = NumericProperty(0)  # points / 100: the bar's signed length, -1 to 1
+
+
 class PocketMLApp(App):
     """Builds FormScreen from a bundle that passed its integrity check and its self-check on
     this device, or ErrorScreen saying why it cannot be trusted."""
@@ -100,6 +106,7 @@ class PocketMLApp(App):
         self.bundle_dir = Path(bundle_dir or os.environ.get("POCKETML_BUNDLE") or DEFAULT_BUNDLE)
         self.entries: dict[str, NumericEntry | ChoiceEntry] = {}
         self.bundle = self.predictor = self.verification = None
+        self.contributions = []  # the last Submit's explanation
         insets = safe_area(PLATFORM)
         self.safe_top, self.safe_bottom = dp(insets.top), dp(insets.bottom)
 
@@ -149,15 +156,33 @@ class PocketMLApp(App):
             return
         try:
             prediction = form.decide(self.predictor.predict(row))
+            self.contributions = (explain(form, row, self.predictor.predict,
+                                          prediction.probability)
+                                  if form.reference is not None else [])
         except Exception as err:  # a runtime failure is reported, never raised into Kivy
             self.show(f"The model failed on this input: {err}", error=True)
             return
         self.show(f"Probability of {prediction.positive_class}: {prediction.percent}\n"
                   f"Predicted class: {prediction.label} (threshold {prediction.threshold:.0%})\n"
                   f"{NOT_A_DIAGNOSIS}", error=False)
+        self.show_explanation()
+
+    def show_explanation(self) -> None:
+        panel = self.root.ids.explanation
+        panel.clear_widgets()
+        if not self.contributions:
+            return
+        panel.add_widget(Factory.ExplanationHeading(text=MODEL_NOT_MEDICAL))
+        for contribution in self.contributions:
+            panel.add_widget(ContributionRow(text=contribution.line(),
+                                             share=contribution.points / 100))
+        self.root.ids.scroll.scroll_to(panel, animate=False)
 
     def show(self, text: str, error: bool) -> None:
         self.root.result, self.root.result_is_error = text, error
+        if error:
+            self.contributions = []
+            self.root.ids.explanation.clear_widgets()
 
 
 if __name__ == "__main__":

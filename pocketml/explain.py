@@ -45,7 +45,7 @@ def explain_row(folder: Path, text: str, as_json: bool = False, log=print) -> di
     with quiet():  # LiteRT announces its XNNPACK delegate on stderr
         predictor = load_predictor(bundle, "desktop")
     prediction = form.decide(predictor.predict(row))
-    contributions = explain(form, row, predictor.predict)
+    contributions = explain(form, row, predictor.predict, prediction.probability)
     result = {"probability": prediction.probability, "label": prediction.label,
               "contributions": [c.__dict__ for c in contributions]}
     if as_json:

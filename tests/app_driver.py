@@ -32,7 +32,7 @@ STARTED = time.perf_counter()
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mobile_app"))
 
-from main import ChoiceEntry, FormScreen, PocketMLApp  # noqa: E402  (after sys.path)
+from main import ChoiceEntry, ContributionRow, FormScreen, PocketMLApp  # noqa: E402  (after sys.path)
 from kivy.base import EventLoop  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
@@ -177,6 +177,11 @@ class Driver:
             yield
             self.report["result"] = root.result
             self.report["messages"] = {n: e.message for n, e in self.app.entries.items()}
+            self.report["probability"] = self.report["outputs"][0]  # the patient's own row
+            self.report["contributions"] = [c.__dict__ for c in self.app.contributions]
+            self.report["bars"] = [{"text": w.text, "share": w.share}
+                                   for w in reversed(root.ids.explanation.children)
+                                   if isinstance(w, ContributionRow)]
             self.shot("app_result.png")
         elif self.args.scenario == "bad_inputs":
             yield from self.bad_inputs(json.loads(self.args.answers), json.loads(self.args.bad),
@@ -228,8 +233,8 @@ class Driver:
 
         def counted(row):
             self.predictions += 1
-            self.report["probability"] = predict(row)
-            return self.report["probability"]
+            self.report.setdefault("outputs", []).append(predict(row))
+            return self.report["outputs"][-1]
         self.app.predictor.predict = counted
 
     @staticmethod

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from app_fixtures import APP
+from app_fixtures import APP, form_answers, in_range, keep_screenshots, run_driver
 from pocketml.cli import main
 
 sys.path.insert(0, str(APP))
@@ -79,3 +79,26 @@ def test_the_command_line_gives_the_same_numbers(kidney_bundle, kidney_folder, c
 def test_a_bad_row_gets_the_forms_message(kidney_bundle, capsys, row, message):
     assert main(["explain", str(kidney_bundle), "--row", row]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_the_app_shows_the_same_explanation_as_the_command_line(display, tmp_path,
+                                                                kidney_bundle, kidney_schema,
+                                                                kidney_test_set, capsys):
+    """The held-out patient the model is least sure about, typed into the real window."""
+    plausible = kidney_test_set[[in_range(kidney_schema, r) for _, r in kidney_test_set.iterrows()]]
+    patient = plausible.loc[(plausible["p_ckd"] - 0.5).abs().idxmin()]
+    answers = form_answers(kidney_schema, patient)
+    report = run_driver(display, tmp_path, "patient", kidney_bundle, answers=answers,
+                        tag="explained")
+    row = ",".join(f"{name}={value}" for name, value in answers.items())
+    assert main(["explain", str(kidney_bundle), "--row", row, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert report["probability"] == printed["probability"]
+    assert report["contributions"] == printed["contributions"]  # the very same numbers
+    assert [b["share"] for b in report["bars"]] == pytest.approx(
+        [c["points"] / 100 for c in printed["contributions"]])
+    for bar, contribution in zip(report["bars"], printed["contributions"]):
+        assert bar["text"].startswith(f"{contribution['label']} {contribution['answer']}: ")
+        assert bar["text"].endswith(" points")
+    [shot] = [s for s in keep_screenshots(report) if s.name == "app_result_explained.png"]
+    assert shot.stat().st_size > 10_000

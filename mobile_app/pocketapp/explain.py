@@ -31,14 +31,15 @@ class Contribution:
         return f"{self.label} {self.answer}: {self.points:+.{digits}f} points"
 
 
-def explain(form: FormSpec, row: Sequence[float], predict: Callable[[Sequence[float]], float]
-            ) -> list[Contribution]:
-    """One contribution per field of `form`, largest change first (ties: form order)."""
+def explain(form: FormSpec, row: Sequence[float], predict: Callable[[Sequence[float]], float],
+            probability: float | None = None) -> list[Contribution]:
+    """One contribution per field of `form`, largest change first (ties: form order).
+    `probability`: predict(row), when the caller already has it (then one run per field)."""
     if form.reference is None:
         raise ValueError("this bundle's schema has no reference values to explain with; "
                          "rebuild it with a current pocketml")
     row = list(row)
-    probability = predict(row)
+    probability = predict(row) if probability is None else probability
     contributions = []
     for field in form.fields:
         changed = list(row)
@@ -59,6 +60,9 @@ def explain(form: FormSpec, row: Sequence[float], predict: Callable[[Sequence[fl
 
 
 def _with_unit(value: float, unit: str) -> str:
+    """"9.1 g/dL"; a unit of several words in brackets: "2 (grade 0-5)"."""
+    if " " in unit:
+        return f"{value:g} ({unit})"
     return f"{value:g} {unit}".strip()
 
 
