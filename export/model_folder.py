@@ -3,55 +3,27 @@ by `pocketml train` (weights + schema + test set) or one made from a user's own 
 
 from __future__ import annotations
 
-import importlib
 import shutil
-import sys
 import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from pocketml.errors import UserError
-from pocketml.export.exporter import export_formats, results_table
+from pocketml.export.exporter import check_formats, export_formats, results_table
 from pocketml.export.manifest import MANIFEST, check_manifest, write_manifest
 from pocketml.export.parity import (check_parity, input_sets, parity_document,
                                     parity_markdown)
 from pocketml.export.formats import FORMATS
 from pocketml.export.job import ExportJob
 from pocketml.export.runtimes import runtime_plan
+from pocketml.export.user_module import (load_user_module, parse_shape, run_on_examples,
+                                         user_schema)
 from pocketml.train import artifacts
 
 EXPORTS = "export.json"  # what the last export wrote or failed to write, per format
-SOURCE = "source.json"  # for user modules: how to rebuild the module ("pkg.mod:callable")
+SOURCE = "source.json"  # for user modules: the module ("pkg.mod:callable") and --input-shapes
 BUNDLE_FILES = ("model.tflite", "model.onnx", artifacts.SCHEMA)
-
-
-def load_user_module(spec: str) -> nn.Module:
-    """Import MODULE:CALLABLE (the user's own code, from the current folder or sys.path)."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise UserError(f"--model {spec!r}: write it as MODULE:CALLABLE, e.g. mypkg.nets:build.")
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise UserError(f"--model {spec!r}: cannot import it ({err}).") from None
-    model = factory()
-    if not isinstance(model, nn.Module):
-        raise UserError(f"--model {spec!r} returned {type(model).__name__}, not a torch.nn.Module.")
-    return model.eval()
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
-        raise UserError(f"--input-shape {text!r}: write positive sizes separated by commas, "
-                        "batch first, e.g. 1,5,1.")
-    return shape
 
 
 class ModelFolder:
@@ -65,9 +37,12 @@ class ModelFolder:
         source = self.folder / SOURCE
         if source.is_file():
             spec = artifacts.read_json(source)
+            inputs = [parse_shape(text) for text in spec["inputs"]]
             self.module = load_user_module(spec["model"])
-            self.example = tuple(torch.zeros(s) for s in spec["input_shapes"])
-            self.schema, self.test_set, self.calibration = None, None, None
+            self.example = tuple(i.example() for i in inputs)
+            run_on_examples(spec["model"], self.module, inputs, self.example)
+            self.schema = user_schema(self.module, inputs)
+            self.test_set, self.calibration = None, None
             self.provenance = {"seed": None, "data_sha256": None}
         else:
             self.module = artifacts.load_model(self.folder)
@@ -82,7 +57,7 @@ class ModelFolder:
                                "data_sha256": metrics.get("data", {}).get("sha256")}
 
     def job(self) -> ExportJob:
-        names = lambda key: [self.schema[key]["name"]] if self.schema else []
+        names = lambda key: [self.schema[key]["name"]] if key in (self.schema or {}) else []
         return ExportJob(self.module, self.example, names("input"), names("output"),
                          self.schema, self.calibration)
 
@@ -123,12 +98,16 @@ def verify_folder(folder: Path, log=print, model: ModelFolder | None = None) -> 
     return document["passed"]
 
 
-def export_user_module(spec: str, shapes: list[tuple[int, ...]], out: Path, formats,
-                       log=print) -> bool:
-    load_user_module(spec)  # refuse a bad MODULE:CALLABLE before anything is written
+def export_user_module(spec: str, inputs: list[str], out: Path, formats, log=print) -> bool:
+    """`inputs`: one --input-shape text per model input. Nothing is written before the module
+    has been imported and has run on the example inputs."""
+    check_formats(formats)
+    shapes = [parse_shape(text) for text in inputs]
+    module = load_user_module(spec)
+    run_on_examples(spec, module, shapes, tuple(i.example() for i in shapes))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    artifacts.write_json(out / SOURCE, {"model": spec, "input_shapes": [list(s) for s in shapes]})
+    artifacts.write_json(out / SOURCE, {"model": spec, "inputs": list(inputs)})
     return export_folder(out, formats, log)
 
 

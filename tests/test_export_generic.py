@@ -66,12 +66,14 @@ def test_python_api_exports_and_verifies_a_users_model_in_two_calls(user_code, t
     model = user_code.build()
     example = (torch.randn(1, 5, 1), torch.randn(1, 3))
     results = export_module(model, example, tmp_path / "out", **SILENT)
-    assert [r.format for r in results if r.ok] == ["onnx", "tflite", "tflite_fp16", "tflite_int8"]
+    assert [r.format for r in results if r.ok] == ["onnx", "tflite", "tflite_fp16", "tflite_int8",
+                                                    "executorch"]
     report = verify_module(model, example, tmp_path / "out", **SILENT)
     assert report["passed"], report
-    assert report["formats"]["onnx"]["max_abs_diff"] <= 1e-5
-    assert report["formats"]["tflite"]["max_abs_diff"] <= 1e-5
+    for fmt in ("onnx", "tflite", "executorch"):
+        assert report["formats"][fmt]["max_abs_diff"] <= 1e-5, fmt
     assert set(report["formats"]["tflite"]["runtimes"]) == {"litert", "tensorflow"}
+    assert set(report["formats"]["executorch"]["runtimes"]) == {"executorch"}
 
 
 def test_verify_module_fails_a_file_that_computes_something_else(user_code, tmp_path):
@@ -92,7 +94,7 @@ def test_cli_exports_a_users_module_and_verify_reloads_it(user_code, tmp_path):
     parity = read_json(out / "parity.json")
     assert parity["passed"] and set(parity["formats"]) == {"onnx", "tflite"}
     assert read_json(out / "source.json") == {"model": "my_nets:build",
-                                              "input_shapes": [[1, 5, 1], [1, 3]]}
+                                              "inputs": ["1,5,1", "1,3"]}
     assert main(["verify", str(out)]) == 0
 
 
