@@ -102,12 +102,14 @@ def test_an_unsupported_operation_is_named_with_its_format_and_fails_verify(user
                                                                            capsys):
     out = tmp_path / "histogram"
     code = main(["export", "--model", "my_nets:histogram", "--input-shape", "1,8",
-                 "--out", str(out), "--formats", "onnx,tflite"])
+                 "--out", str(out), "--formats", "onnx,tflite,executorch"])
     assert code == 1
     exports = read_json(out / "export.json")
     assert "ONNX" in exports["onnx"]["error"] and "histc" in exports["onnx"]["error"]
     assert "TFLite" in exports["tflite"]["error"] and "histc" in exports["tflite"]["error"]
-    assert not (out / "model.onnx").exists() and not (out / "model.tflite").exists()
+    assert "ExecuTorch" in exports["executorch"]["error"]
+    assert "operation torch._ops.aten.histc.default" in exports["executorch"]["error"]
+    assert not any((out / name).exists() for name in ("model.onnx", "model.tflite", "model.pte"))
     parity = read_json(out / "parity.json")
     assert parity["passed"] is False
     assert all(not f["passed"] for f in parity["formats"].values())
@@ -149,8 +151,13 @@ def test_console_script_runs_export_verify_bundle_and_bench(kidney_copy, tmp_pat
     rows = read_json(kidney_copy / "bench.json")["rows"]
     assert {(r["format"], r["runtime"]) for r in rows} >= {
         ("pytorch", "eager"), ("onnx", "onnxruntime"), ("tflite", "litert"),
-        ("tflite", "tensorflow"), ("tflite_int8", "litert")}
-    assert all(r["batch1_p50_us"] > 0 and r["batch64_p99_us"] >= r["batch64_p50_us"] for r in rows)
+        ("tflite", "tensorflow"), ("tflite_int8", "litert"), ("executorch", "executorch"),
+        ("one-op floor", "onnxruntime (onnx)"), ("one-op floor", "litert (tflite)"),
+        ("one-op floor", "executorch (executorch)")}
+    for r in rows:
+        for timing in ("", "bare_"):  # pocketml's runner, and the runtime's own loop
+            assert r[f"{timing}batch1_p50_us"] > 0, r
+            assert r[f"{timing}batch64_p99_us"] >= r[f"{timing}batch64_p50_us"], r
     assert "| tflite | litert |" in (kidney_copy / "bench.md").read_text()
     # bench and verify rewrite only reports, so the manifest still holds
     assert pocketml("verify", kidney_copy).returncode == 0
