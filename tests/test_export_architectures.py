@@ -122,17 +122,26 @@ def test_executorch_files_keep_a_dynamic_batch_and_say_what_xnnpack_ran(exported
 
 
 def test_int8_executorch_calibrated_on_training_rows_for_every_architecture(exported, tmp_path):
+    """The integer files keep each model's held-out metric. The forecasters' also meet random
+    windows (each year drawn on its own across 0-250), unlike any the calibration saw: there
+    an int8 LSTM is off by a fifth of the output range, and verify says so rather than pass
+    the file on its test-set RMSE (TFLite's full-integer file fails there the same way)."""
     for name in ("digits", "rnn", "lstm"):
         folder = shutil.copytree(exported[name], tmp_path / name)
         assert (folder / "calibration.npz").is_file()  # training rows, kept by `train`
-        assert export_folder(folder, ("executorch_int8",), **SILENT), name
+        passed = export_folder(folder, ("executorch_int8",), **SILENT)
         entry = read_json(folder / "parity.json")["formats"]["executorch_int8"]
-        assert entry["passed"], (name, entry)
-        delegated = entry["runtimes"]["executorch"]["lowering"]["delegated"]
-        assert any("quantize_per_tensor" in op for op in delegated), name
-    metrics = read_json(tmp_path / "digits" / "metrics.json")["test"]
-    parity = read_json(tmp_path / "digits" / "parity.json")["formats"]["executorch_int8"]
-    assert abs(parity["metrics"]["accuracy"] - metrics["accuracy"]) <= 0.01
+        result = entry["runtimes"]["executorch"]
+        assert any("quantize_per_tensor" in op for op in result["lowering"]["delegated"]), name
+        metric = read_json(folder / "metrics.json")["test"]
+        if name == "digits":
+            assert passed and entry["passed"], entry
+            assert abs(entry["metrics"]["accuracy"] - metric["accuracy"]) <= 0.01
+        else:
+            assert entry["metrics"]["rmse"] == pytest.approx(metric["rmse"], rel=0.01), name
+            assert not passed and not entry["passed"]
+            failed, = [c for c in result["checks"] if not c["passed"]]
+            assert failed["name"] == "max abs diff / output range" and "random" in failed["where"]
 
 
 @pytest.mark.parametrize("models", ["kidney,cnn", "", " , "])

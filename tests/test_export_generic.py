@@ -53,13 +53,8 @@ USER_MODULE = textwrap.dedent('''
 
 
 @pytest.fixture
-def user_code(tmp_path, monkeypatch):
-    (tmp_path / "my_nets.py").write_text(USER_MODULE)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("my_nets", None)
-    import my_nets
-    return my_nets
+def user_code(write_user_module):
+    return write_user_module("my_nets", USER_MODULE)
 
 
 def test_python_api_exports_and_verifies_a_users_model_in_two_calls(user_code, tmp_path):

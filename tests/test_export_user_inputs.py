@@ -73,13 +73,8 @@ TEXT_MODELS = textwrap.dedent('''
 
 
 @pytest.fixture
-def user_code(tmp_path, monkeypatch):
-    (tmp_path / "text_nets.py").write_text(TEXT_MODELS)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("text_nets", None)
-    import text_nets
-    return text_nets
+def user_code(write_user_module):
+    return write_user_module("text_nets", TEXT_MODELS)
 
 
 def test_input_shape_declares_dtype_range_and_dynamic_dimensions():
