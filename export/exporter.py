@@ -66,7 +66,7 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
 
 def unsupported_message(fmt: Format, err: Exception) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip() or type(err).__name__
-    op = re.search(r"(aten::?[\w.]+|torch\.ops\.[\w.]+|'[\w.]+' op|Op type '?\w+'?)", text)
+    op = re.search(r"(aten::?[\w.]+|torch\._?ops\.[\w.]+|'[\w.]+' op|Op type '?\w+'?)", text)
     where = f"operation {op.group(1)}" if op else "the model"
     return (f"{fmt.description} cannot represent {where}: {type(err).__name__}: "
             f"{text.splitlines()[0][:300]}")

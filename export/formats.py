@@ -6,8 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pocketml.export.executorch_format import export_executorch, export_executorch_int8
 from pocketml.export.onnx_format import export_onnx
-from pocketml.export.runtimes import ONNX_RUNTIMES, TFLITE_RUNTIMES
+from pocketml.export.runtimes import EXECUTORCH_RUNTIMES, ONNX_RUNTIMES, TFLITE_RUNTIMES
 from pocketml.export.tflite_format import (export_16x8, export_fp16, export_int8,
                                             export_int8_full, export_tflite)
 
@@ -56,5 +57,10 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("tflite_16x8", "model_16x8.tflite",
            "TFLite, integer layers: int8 weights, int16 activations (calibrated on training "
            "rows)", export_16x8, TFLITE_RUNTIMES, INT8, default=False),
+    Format("executorch", "model.pte", "ExecuTorch, float32 (XNNPACK delegate)",
+           export_executorch, EXECUTORCH_RUNTIMES, FP32),
+    Format("executorch_int8", "model_int8.pte",
+           "ExecuTorch, int8 weights and activations (PT2E XNNPACK quantizer, calibrated on "
+           "training rows)", export_executorch_int8, EXECUTORCH_RUNTIMES, INT8, default=False),
 )}
 DEFAULT_FORMATS = tuple(name for name, f in FORMATS.items() if f.default)

@@ -1,4 +1,5 @@
-"""What every exporter is given: the module, example inputs and names, and optional extras."""
+"""What every exporter is given: the module, example inputs and names, which dimensions are
+dynamic, and optional extras."""
 
 from __future__ import annotations
 
@@ -8,6 +9,54 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from torch import nn
+
+# The input dtypes a user may declare, by the name the CLI and the schema use.
+DTYPES = {"float32": torch.float32, "int32": torch.int32, "int64": torch.int64,
+          "bool": torch.bool}
+BATCH = "batch"  # axis 0 of every input: always exported as dynamic where the format allows
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One model input: its example shape (batch first), dtype, the range random parity inputs
+    are drawn from, and the dimensions besides the batch that are declared dynamic
+    (axis -> name; inputs that share a name share the size, e.g. token ids and their mask)."""
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+    range: tuple[float, float] | None = None
+    dynamic: dict[int, str] = field(default_factory=dict)
+
+    def example(self) -> torch.Tensor:
+        """Two rows whose values run across the range, so that parity's random inputs, drawn
+        across the example's values (random_like below), cover it; zeros for a float input
+        without a range (parity then draws standard normal values)."""
+        shape = (2, *self.shape[1:])
+        if self.dtype == "bool":
+            return (torch.arange(int(np.prod(shape))) % 2 == 1).reshape(shape)
+        if self.range is None:
+            return torch.zeros(shape, dtype=DTYPES[self.dtype])
+        values = torch.from_numpy(np.linspace(*self.range, num=int(np.prod(shape))).reshape(shape))
+        return (values if self.dtype == "float32" else values.round()).to(DTYPES[self.dtype])
+
+    @classmethod
+    def of(cls, tensor: torch.Tensor, value_range=None, dynamic=None) -> "InputSpec":
+        """The Python API's input: dtype from the example tensor; an integer input without a
+        range is drawn across the example's own values."""
+        names = {dtype: name for name, dtype in DTYPES.items()}
+        if tensor.dtype not in names:
+            raise ValueError(f"input dtype {tensor.dtype} is not supported; use one of "
+                             f"{', '.join(DTYPES)}.")
+        dtype = names[tensor.dtype]
+        if value_range is None and dtype in ("int32", "int64"):
+            value_range = (int(tensor.min()), int(tensor.max()))
+        return cls(tuple(tensor.shape), dtype, None if value_range is None else tuple(value_range),
+                   dict(dynamic or {}))
+
+    def schema(self, name: str) -> dict:
+        """How the schema describes it: -1 for the batch, the name for a dynamic dimension."""
+        shape = [-1] + [self.dynamic.get(axis, size) for axis, size in enumerate(self.shape)][1:]
+        return {"name": name, "dtype": self.dtype, "shape": shape,
+                **({"range": list(self.range)} if self.range is not None else {})}
 
 
 @dataclass
@@ -29,6 +78,51 @@ class ExportJob:
                 outputs = self.module(*self.example_inputs)
             count = len(outputs) if isinstance(outputs, (tuple, list)) else 1
             self.output_names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
+
+    @property
+    def dynamic(self) -> tuple[dict[int, str], ...]:
+        """Per input, the dimensions besides the batch that the schema names (axis -> name)."""
+        inputs = (self.schema or {}).get("inputs") or [{} for _ in self.example_inputs]
+        return tuple({axis: size for axis, size in enumerate(i.get("shape", []))
+                      if isinstance(size, str)} for i in inputs)
+
+    def batched(self, size: int) -> tuple[torch.Tensor, ...]:
+        """The example inputs with `size` rows (rows repeated): torch.export treats a size of
+        1 as a constant, so a dynamic batch is traced with more."""
+        return tuple(t[torch.arange(size) % len(t)].contiguous() for t in self.example_inputs)
+
+    def dynamic_shapes(self, max_batch: int | None = None, max_scale: int | None = None,
+                       declared: bool = True) -> tuple[dict, ...]:
+        """torch.export's dynamic_shapes: the batch up to `max_batch` and, with `declared`,
+        each declared dimension up to `max_scale` times its example size (None: unbounded),
+        one Dim per name."""
+        def dim(name, upper):
+            return torch.export.Dim(name, min=1, **({} if upper is None else {"max": upper}))
+
+        dims = {BATCH: dim(BATCH, max_batch)}
+        for spec, t in zip(self.dynamic, self.example_inputs):
+            for axis, name in spec.items():
+                dims.setdefault(name, dim(name, max_scale and max_scale * t.shape[axis]))
+        return tuple({0: dims[BATCH], **({axis: dims[name] for axis, name in spec.items()}
+                                         if declared else {})}
+                     for spec in self.dynamic)
+
+
+def random_like(example: torch.Tensor, n: int, rng: np.random.Generator,
+                ranges=None) -> np.ndarray:
+    """`n` random rows shaped and typed like `example`: uniform in `ranges` (the schema's)
+    when given, else across the example's own values (InputSpec.example spans the declared
+    range). A float example that is constant declares no range: standard normal values."""
+    values = example.detach().cpu().numpy()
+    shape = (n, *values.shape[1:])
+    low, high = ranges if ranges else (values.min(), values.max())
+    if values.dtype == np.bool_:
+        return rng.integers(0, 2, size=shape).astype(np.bool_)
+    if np.issubdtype(values.dtype, np.integer):
+        return rng.integers(int(low), int(high) + 1, size=shape).astype(values.dtype)
+    if low == high:
+        return rng.standard_normal(shape).astype(values.dtype)
+    return rng.uniform(low, high, size=shape).astype(values.dtype)
 
 
 def forward_parameter_names(module: nn.Module) -> list[str]:

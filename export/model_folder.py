@@ -4,15 +4,12 @@ by `pocketml train` (weights + schema + test set) or one made from a user's own 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import shutil
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from torch import nn
 
 from pocketml.errors import UserError
 from pocketml.export.exporter import check_formats, export_formats, results_table
@@ -22,6 +19,8 @@ from pocketml.export.job import ExportJob
 from pocketml.export.parity import check_parity, input_sets, parity_document, parity_markdown
 from pocketml.export.runtimes import runtime_plan
 from pocketml.export.signing import load_private_key, sign_manifest
+from pocketml.export.user_module import (load_user_module, parse_shape, run_on_examples,
+                                         user_schema)
 from pocketml.folders import (MANIFEST, check_target, folder_lock, remove_leftovers,
                               replace_folder)
 from pocketml.manifest import check_manifest, write_manifest
@@ -30,35 +29,8 @@ from pocketml.pocketapp.signature import SIGNATURE
 from pocketml.train import artifacts
 
 EXPORTS = "export.json"  # what the last export wrote or failed to write, per format
-SOURCE = "source.json"  # for user modules: how to rebuild the module ("pkg.mod:callable")
+SOURCE = "source.json"  # for user modules: the module ("pkg.mod:callable") and --input-shapes
 BUNDLE_FILES = ("model.tflite", "model.onnx", artifacts.SCHEMA)
-
-
-def load_user_module(spec: str) -> nn.Module:
-    """Import MODULE:CALLABLE (the user's own code, from the current folder or sys.path)."""
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise UserError(f"--model {spec!r}: write it as MODULE:CALLABLE, e.g. mypkg.nets:build.")
-    sys.path.insert(0, str(Path.cwd()))
-    try:
-        factory = getattr(importlib.import_module(module_name), attr)
-    except (ImportError, AttributeError) as err:
-        raise UserError(f"--model {spec!r}: cannot import it ({err}).") from None
-    model = factory()
-    if not isinstance(model, nn.Module):
-        raise UserError(f"--model {spec!r} returned {type(model).__name__}, not a torch.nn.Module.")
-    return model.eval()
-
-
-def parse_shape(text: str) -> tuple[int, ...]:
-    try:
-        shape = tuple(int(d) for d in text.split(","))
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
-        raise UserError(f"--input-shape {text!r}: write positive sizes separated by commas, "
-                        "batch first, e.g. 1,5,1.")
-    return shape
 
 
 class ModelFolder:
@@ -82,9 +54,12 @@ class ModelFolder:
                                 f"{spec.get('model')!r} (named in {source}); checking it would "
                                 "import and run that module's code. If you trust it, run the "
                                 "command again with --trust-source.")
+            inputs = [parse_shape(text) for text in spec["inputs"]]
             self.module = load_user_module(spec["model"])
-            self.example = tuple(torch.zeros(s) for s in spec["input_shapes"])
-            self.schema, self.test_set, self.calibration = None, None, None
+            self.example = tuple(i.example() for i in inputs)
+            run_on_examples(spec["model"], self.module, inputs, self.example)
+            self.schema = user_schema(self.module, inputs)
+            self.test_set, self.calibration = None, None
         else:
             self.module = artifacts.load_model(self.folder)
             self.schema = artifacts.read_json(self.folder / artifacts.SCHEMA)
@@ -113,7 +88,7 @@ class ModelFolder:
                             + ". Train the model again; never edit the schema by hand.")
 
     def job(self) -> ExportJob:
-        names = lambda key: [self.schema[key]["name"]] if self.schema else []
+        names = lambda key: [self.schema[key]["name"]] if key in (self.schema or {}) else []
         return ExportJob(self.module, self.example, names("input"), names("output"),
                          self.schema, self.calibration)
 
@@ -205,14 +180,16 @@ def exported_files(folder: Path) -> dict[str, Path | None]:
     return files
 
 
-def export_user_module(spec: str, shapes: list[tuple[int, ...]], out: Path, formats,
-                       log=print) -> bool:
+def export_user_module(spec: str, inputs: list[str], out: Path, formats, log=print) -> bool:
+    """`inputs`: one --input-shape text per model input. Nothing is written before the module
+    has been imported and has run on the example inputs."""
     check_formats(formats)
     check_target(Path(out), "--out")
-    load_user_module(spec)  # refuse a bad MODULE:CALLABLE before anything is written
+    shapes = [parse_shape(text) for text in inputs]
+    module = load_user_module(spec)
+    run_on_examples(spec, module, shapes, tuple(i.example() for i in shapes))
     with replace_folder(out, "--out") as staging:
-        artifacts.write_json(staging / SOURCE,
-                             {"model": spec, "input_shapes": [list(s) for s in shapes]})
+        artifacts.write_json(staging / SOURCE, {"model": spec, "inputs": list(inputs)})
         # The user named the module on the command line: trusting it is their own choice.
         return bool(export_into(staging, formats, log, trust_source=True, shown=out))
 

@@ -19,6 +19,7 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from torch import nn
 
 from pocketml.export.formats import FORMATS, Tolerance
+from pocketml.export.job import random_like
 from pocketml.export.runtimes import load_runner
 
 Inputs = list[np.ndarray]  # one batched float32 array per model input
@@ -90,13 +91,6 @@ def one_hot_groups(columns: list[dict]) -> dict[str, list[int]]:
     return groups
 
 
-def random_like(example: torch.Tensor, n: int, rng, ranges) -> np.ndarray:
-    shape = (n, *example.shape[1:])
-    if ranges:
-        return rng.uniform(*ranges, size=shape).astype(np.float32)
-    return rng.standard_normal(shape).astype(np.float32)
-
-
 def run_batches(run, inputs: Inputs, batch_size: int) -> list[np.ndarray]:
     chunks = [run([x[s:s + batch_size] for x in inputs])
               for s in range(0, len(inputs[0]), batch_size)]
@@ -162,6 +156,8 @@ class RuntimeResult:
     metrics: dict = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
     error: str | None = None
+    dimensions: dict[str, str] = field(default_factory=dict)  # name -> what the file does
+    lowering: dict | None = None  # ExecuTorch: what XNNPACK took and what it left
 
     @property
     def passed(self) -> bool:
@@ -171,7 +167,8 @@ class RuntimeResult:
         return {"runtime": self.runtime, "max_abs_diff": self.max_abs_diff,
                 "max_rel_diff": self.max_rel_diff, "label_agreement": self.label_agreement,
                 "metrics": self.metrics, "passed": self.passed, "error": self.error,
-                "checks": [c.__dict__ for c in self.checks]}
+                "checks": [c.__dict__ for c in self.checks], "dimensions": self.dimensions,
+                "lowering": self.lowering}
 
 
 def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
@@ -235,7 +232,9 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
                  ) -> list[RuntimeResult]:
     """`files` maps format name -> exported file (None when its export failed)."""
     torch_run = torch_runner(module.eval())
-    reference = {s.name: run_batches(torch_run, s.inputs, s.batch_size) for s in sets}
+    probes = dimension_probes(sets, schema)
+    reference = {s.name: run_batches(torch_run, s.inputs, s.batch_size)
+                 for s in sets + [p.inputs for p in probes]}
     labelled = next((s for s in sets if s.labels is not None), None)
     reference["metrics"] = (task_metrics(reference[labelled.name][0], labelled.labels, schema)
                             if labelled else {})
@@ -251,16 +250,91 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
                 result = RuntimeResult(fmt, runtime, error="no exported file (export failed)")
             else:
                 try:
-                    result = compare(fmt, runtime, load_runner(path, runtime).run, sets,
-                                     reference, schema, tolerance)
+                    runner = load_runner(path, runtime)
+                    result = compare(fmt, runtime, runner.run, sets, reference, schema, tolerance)
+                    probe_dimensions(result, runner, probes, reference, schema, tolerance)
+                    result.lowering = runner.lowering
                 except Exception as err:  # a runtime that refuses the file fails the check
                     result = RuntimeResult(fmt, runtime, error=f"{type(err).__name__}: {err}")
             log(f"  {'PASS' if result.passed else 'FAIL'} {fmt} on {runtime}"
                 + (f": {result.error}" if result.error else ""))
             for check in result.checks:
                 log(check.line())
+            if result.dimensions:
+                log("    dimensions: " + "; ".join(f"{name} {what}"
+                                                   for name, what in result.dimensions.items()))
+            if result.lowering:
+                log(f"    {lowering_line(result.lowering)}")
             results.append(result)
     return results
+
+
+# -- which dimensions are truly dynamic ---------------------------------------------------
+
+PROBE_ROWS = 64
+PROBE_BATCH = 3  # neither the batch exported (1, 2 or 64) nor that of the input sets
+
+
+@dataclass
+class Probe:
+    """Inputs at another size of one dimension, to see whether a file really runs them."""
+    dimension: str
+    size: int
+    inputs: InputSet
+
+
+def dimension_probes(sets: list[InputSet], schema: dict | None) -> list[Probe]:
+    """The batch at PROBE_BATCH rows, and each dimension a user module declares dynamic at
+    twice its example size: the same rows, repeated along it (so values stay valid)."""
+    rows = [x[:PROBE_ROWS] for x in sets[0].inputs]
+    probes = [Probe("batch", PROBE_BATCH, InputSet(f"batch of {PROBE_BATCH}", rows, PROBE_BATCH))]
+    declared: dict[str, list[tuple[int, int]]] = {}
+    for i, spec in enumerate((schema or {}).get("inputs", [])):
+        for axis, size in enumerate(spec["shape"]):
+            if isinstance(size, str):
+                declared.setdefault(size, []).append((i, axis))
+    for name, places in declared.items():
+        tiled = list(rows)
+        for i, axis in places:
+            tiled[i] = np.concatenate([rows[i], rows[i]], axis=axis)
+        size = tiled[places[0][0]].shape[places[0][1]]
+        probes.append(Probe(name, size, InputSet(f"{name} of {size}", tiled, PROBE_BATCH)))
+    return probes
+
+
+def probe_dimensions(result: RuntimeResult, runner, probes: list[Probe], reference: dict,
+                     schema: dict | None, tolerance: Tolerance) -> None:
+    """Say per dimension what the file does; a size it runs but gets wrong fails the format."""
+    for probe in probes:
+        try:
+            outcome = compare(result.format, result.runtime, runner.run, [probe.inputs],
+                              reference, schema, tolerance)
+        except Exception as err:  # the runtime refuses the size: the dimension is fixed
+            result.dimensions[probe.dimension] = (f"fixed: {probe.size} refused "
+                                                  f"({type(err).__name__})")
+            continue
+        if not outcome.passed:
+            result.checks += [Check(f"{probe.dimension} of {probe.size}: {c.name}", c.value,
+                                    c.limit, c.passed, " (the file runs this size but gets it "
+                                    "wrong: feed only the exported size)")
+                              for c in outcome.checks if not c.passed]
+            result.dimensions[probe.dimension] = f"wrong at {probe.size}"
+        elif probe.dimension != "batch":
+            result.dimensions[probe.dimension] = f"dynamic (ran {probe.size})"
+        else:
+            limit = runner.batch_limit
+            result.dimensions["batch"] = (
+                "dynamic" if limit is None else f"dynamic up to {limit}" if limit >= PROBE_BATCH
+                else f"fixed at {limit} (the runner feeds rows one by one)")
+
+
+def lowering_line(lowering: dict) -> str:
+    left = lowering["not_delegated"]
+    return (f"XNNPACK: {sum(lowering['delegated'].values())} nodes delegated in "
+            f"{lowering['subgraphs']} subgraph(s); "
+            + (f"{sum(left.values())} not delegated (portable kernels): "
+               + ", ".join(f"{op} ×{n}" for op, n in left.items()) if left
+               else "none left outside"))
 
 
 def parity_document(results: list[RuntimeResult],
@@ -288,21 +362,31 @@ def parity_document(results: list[RuntimeResult],
 def parity_markdown(document: dict, reference_metrics: dict | None = None) -> str:
     lines = ["# Parity with PyTorch", "",
              f"Overall: **{'PASSED' if document['passed'] else 'FAILED'}**", "",
-             "| format | runtime | max abs diff | max rel diff | label agreement | metrics | result |",
-             "|---|---|---|---|---|---|---|"]
+             "| format | runtime | max abs diff | max rel diff | label agreement | metrics | "
+             "dimensions | result |",
+             "|---|---|---|---|---|---|---|---|"]
+    lowered = []
     for fmt, entry in document["formats"].items():
         for runtime, r in entry["runtimes"].items():
             agreement = "n/a" if r["label_agreement"] is None else f"{r['label_agreement']:.2%}"
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items()) or "—"
+            dimensions = "; ".join(f"{k} {v}" for k, v in r.get("dimensions", {}).items()) or "—"
             verdict = "✓ pass" if r["passed"] else f"✗ FAIL {r['error'] or ''}"
             lines.append(f"| {fmt} | {runtime} | {r['max_abs_diff']:.2e} | "
-                         f"{r['max_rel_diff']:.2e} | {agreement} | {metrics} | {verdict} |")
+                         f"{r['max_rel_diff']:.2e} | {agreement} | {metrics} | {dimensions} | "
+                         f"{verdict} |")
+            if r.get("lowering"):
+                lowered.append(f"- {fmt}: {lowering_line(r['lowering'])}")
+    if lowered:
+        lines += ["", "Lowering (recorded in each .pte file):", *lowered]
     not_run = [f"{fmt} on {runtime} ({how})" for fmt, entry in document["formats"].items()
                for runtime, how in entry.get("not_run", {}).items()]
     if not_run:
         lines += ["", "Not run here (runtime not available): " + "; ".join(not_run)]
     if reference_metrics:
         lines += ["", "PyTorch: " + ", ".join(f"{k} {v:.4f}" for k, v in reference_metrics.items())]
-    lines += ["", "Tolerances: " + "; ".join(f"{name}: {f.tolerance.describe()}"
+    lines += ["", f"Dimensions: checked by running a batch of {PROBE_BATCH} (and each declared "
+              "dimension at twice its size) against PyTorch.",
+              "", "Tolerances: " + "; ".join(f"{name}: {f.tolerance.describe()}"
                                              for name, f in FORMATS.items())]
     return "\n".join(lines) + "\n"

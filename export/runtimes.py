@@ -1,16 +1,20 @@
 """Run an exported file in a real runtime: ONNX Runtime (CPU, CUDA when present), the LiteRT
-interpreter, and TensorFlow's own TFLite interpreter as an independent second runtime.
+interpreter, TensorFlow's own TFLite interpreter as an independent second runtime, and
+ExecuTorch's Python runtime.
 
-Each runner takes a list of float32 arrays (one per model input, batch first) and returns a
-list of float32 arrays (one per output), whatever the file's own input/output types: a
-full-integer model gets its inputs quantized and its outputs dequantized here.
+Each runner takes a list of arrays (one per model input, batch first, of any dtype) and returns
+a list of arrays (one per output). Inputs are cast to the dtype the file declares, and a
+full-integer model gets its inputs quantized and its outputs dequantized here, so callers
+always speak the PyTorch module's types. `bare(inputs)` gives the runtime's own loop for a
+benchmark (set input, invoke, read output) with nothing of pocketml in it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +25,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up 
 
 ONNX_RUNTIMES = ("onnxruntime", "onnxruntime-cuda")
 TFLITE_RUNTIMES = ("litert", "tensorflow")
+EXECUTORCH_RUNTIMES = ("executorch",)
+RUNTIMES_BY_SUFFIX = {".onnx": ONNX_RUNTIMES, ".tflite": TFLITE_RUNTIMES,
+                      ".pte": EXECUTORCH_RUNTIMES}
+LOWERING_METHOD = "pocketml_lowering"  # a .pte's record of what was delegated to XNNPACK
 
 
 class OnnxRunner:
+    batch_limit = None  # exported with a dynamic batch
+    lowering = None
+
     def __init__(self, path: Path, provider: str = "CPUExecutionProvider"):
         import onnxruntime as ort
 
@@ -32,9 +43,22 @@ class OnnxRunner:
         self.session = ort.InferenceSession(str(path), options, providers=[provider])
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
+        self.dtypes = [ONNX_DTYPES[i.type] for i in self.session.get_inputs()]
+
+    def _feed(self, inputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
+        return {name: np.asarray(x, dtype) for name, x, dtype in
+                zip(self.input_names, inputs, self.dtypes)}
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        return self.session.run(None, dict(zip(self.input_names, inputs)))
+        return self.session.run(None, self._feed(inputs))
+
+    def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object]:
+        session, feed = self.session, self._feed(inputs)
+        return lambda: session.run(None, feed)
+
+
+ONNX_DTYPES = {"tensor(float)": np.float32, "tensor(int64)": np.int64,
+               "tensor(int32)": np.int32, "tensor(bool)": np.bool_}
 
 
 class TFLiteRunner:
@@ -44,6 +68,7 @@ class TFLiteRunner:
     (recurrent layers reshape with constant sizes) cannot, and then a batch runs row by row,
     which is what a phone does anyway. `resizable` records which case this file is.
     """
+    lowering = None
 
     def __init__(self, path: Path, interpreter_class):
         with quiet():  # the XNNPACK delegate announces itself on stderr when tensors are allocated
@@ -55,6 +80,10 @@ class TFLiteRunner:
         self.input_names = [d["name"] for d in self.inputs]
         self.output_names = [d["name"] for d in self.outputs]
 
+    @property
+    def batch_limit(self) -> int | None:
+        return None if self.resizable else self.file_batch
+
     def _read_details(self) -> None:
         self.inputs = self.interpreter.get_input_details()
         self.outputs = self.interpreter.get_output_details()
@@ -65,17 +94,28 @@ class TFLiteRunner:
         self.interpreter.allocate_tensors()
         self._read_details()
 
+    def _shaped(self, shapes) -> bool:
+        return all(tuple(d["shape"]) == tuple(s) for d, s in zip(self.inputs, shapes))
+
+    def _fit(self, inputs: Sequence[np.ndarray]) -> bool:
+        """Shape the interpreter for these inputs; False when it takes them only row by row."""
+        shapes = [x.shape for x in inputs]
+        refused = False
+        if self.resizable and not self._shaped(shapes):
+            try:
+                self._resize(shapes)
+            except RuntimeError:  # the inputs are resized, the graph is not: size them back
+                self.resizable, refused = False, True
+        if not self.resizable:
+            rows = [(self.file_batch, *shape[1:]) for shape in shapes]
+            if refused or not self._shaped(rows):
+                self._resize(rows)
+        return self._shaped(shapes)
+
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        if any(tuple(d["shape"]) != x.shape for d, x in zip(self.inputs, inputs)):
-            if self.resizable:
-                try:
-                    self._resize([x.shape for x in inputs])
-                except RuntimeError:
-                    self.resizable = False
-                    self._resize([(self.file_batch, *x.shape[1:]) for x in inputs])
-            if not self.resizable:
-                rows = [self._invoke([x[i:i + 1] for x in inputs]) for i in range(len(inputs[0]))]
-                return [np.concatenate(parts) for parts in zip(*rows)]
+        if not self._fit(inputs):
+            rows = [self._invoke([x[i:i + 1] for x in inputs]) for i in range(len(inputs[0]))]
+            return [np.concatenate(parts) for parts in zip(*rows)]
         return self._invoke(inputs)
 
     def _invoke(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -85,21 +125,96 @@ class TFLiteRunner:
         interpreter.invoke()
         return [dequantize(interpreter.get_tensor(d["index"]), d) for d in self.outputs]
 
+    def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object] | None:
+        """None when the file cannot take this batch whole (it then runs row by row)."""
+        if not self._fit(inputs):
+            return None
+        interpreter = self.interpreter
+        feeds = [(d["index"], quantize(x, d)) for d, x in zip(self.inputs, inputs)]
+        outputs = [d["index"] for d in self.outputs]
+
+        def invoke():
+            for index, x in feeds:
+                interpreter.set_tensor(index, x)
+            interpreter.invoke()
+            return [interpreter.get_tensor(index) for index in outputs]
+        return invoke
+
+
+def is_quantized(detail: dict) -> bool:
+    scale, _ = detail["quantization"]
+    return scale != 0
+
 
 def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
-    if detail["dtype"] == np.float32:
-        return np.ascontiguousarray(x, dtype=np.float32)
+    if not is_quantized(detail):
+        return np.ascontiguousarray(x, dtype=detail["dtype"])
     scale, zero_point = detail["quantization"]
     info = np.iinfo(detail["dtype"])
     return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(detail["dtype"])
 
 
 def dequantize(y: np.ndarray, detail: dict) -> np.ndarray:
-    if detail["dtype"] == np.float32:
+    if not is_quantized(detail):
         return y.copy()
     scale, zero_point = detail["quantization"]
     return ((y.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
+
+class ExecuTorchRunner:
+    """Drives a .pte file through executorch.runtime.
+
+    ExecuTorch plans memory for the largest shapes the file was exported for: the batch the
+    file declares (its first input's leading size) is the most it runs at once, so a larger
+    batch runs in chunks of that size.
+    """
+
+    def __init__(self, path: Path):
+        with quiet():  # torchao and cpuinfo report on stderr what this CPU lacks
+            from executorch.extension.pybindings import portable_lib
+            from executorch.runtime import Runtime
+
+            # One inference thread, as the TFLite interpreters and the benchmark use.
+            portable_lib._unsafe_reset_threadpool(1)
+            self.program = Runtime.get().load_program(Path(path))
+            self.method = self.program.load_method("forward")
+        meta = self.method.metadata
+        self.inputs = [meta.input_tensor_meta(i) for i in range(meta.num_inputs())]
+        self.dtypes = [EXECUTORCH_DTYPES[info.dtype()] for info in self.inputs]
+        self.batch_limit = self.inputs[0].sizes()[0]
+        self.lowering = self._lowering()
+
+    def _lowering(self) -> dict | None:
+        """What the exporter delegated to XNNPACK and what it left to ExecuTorch's portable
+        kernels, as recorded in the file (see executorch_format)."""
+        if LOWERING_METHOD not in self.program.method_names:
+            return None
+        record, = self.program.load_method(LOWERING_METHOD).execute([])
+        return json.loads(bytes(record.numpy()).decode())
+
+    def _tensors(self, inputs: Sequence[np.ndarray]) -> list:
+        import torch
+
+        return [torch.from_numpy(np.ascontiguousarray(x, dtype))
+                for x, dtype in zip(inputs, self.dtypes)]
+
+    def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        limit = self.batch_limit
+        if len(inputs[0]) > limit:
+            chunks = [self.run([x[s:s + limit] for x in inputs])
+                      for s in range(0, len(inputs[0]), limit)]
+            return [np.concatenate(parts) for parts in zip(*chunks)]
+        return [o.numpy() for o in self.method.execute(self._tensors(inputs))]
+
+    def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object] | None:
+        if len(inputs[0]) > self.batch_limit:
+            return None
+        method, tensors = self.method, self._tensors(inputs)
+        return lambda: method.execute(tensors)
+
+
+# ExecuTorch's ScalarType codes (those of c10) for the dtypes pocketml's inputs may have.
+EXECUTORCH_DTYPES = {6: np.float32, 4: np.int64, 3: np.int32, 11: np.bool_}
 
 # Runtimes that come with an extra rather than the default install, and how to add them.
 OPTIONAL_RUNTIMES = {
@@ -108,30 +223,32 @@ OPTIONAL_RUNTIMES = {
 }
 
 
+def runtime_available(runtime: str) -> bool:
+    try:
+        if runtime == "onnxruntime-cuda":
+            import onnxruntime as ort
+
+            return "CUDAExecutionProvider" in ort.get_available_providers()
+        if runtime in TFLITE_RUNTIMES:
+            _interpreter_class(runtime)
+        elif runtime == "executorch":
+            with quiet():
+                import executorch.runtime  # noqa: F401
+        return True
+    except ImportError:
+        return False
+
+
 def available_runtimes(path: Path) -> list[str]:
     """The runtimes installed here that can run this file."""
-    found = []
-    if Path(path).suffix == ".onnx":
-        import onnxruntime as ort
-
-        found.append("onnxruntime")
-        if "CUDAExecutionProvider" in ort.get_available_providers():
-            found.append("onnxruntime-cuda")
-    else:
-        for runtime in TFLITE_RUNTIMES:
-            try:
-                _interpreter_class(runtime)
-                found.append(runtime)
-            except ImportError:
-                pass
-    return found
+    return [r for r in RUNTIMES_BY_SUFFIX[Path(path).suffix] if runtime_available(r)]
 
 
 def runtimes_not_available(path: Path) -> dict[str, str]:
     """Optional runtimes that could run this file but are not available here: name -> how."""
-    known = ONNX_RUNTIMES if Path(path).suffix == ".onnx" else TFLITE_RUNTIMES
     present = available_runtimes(path)
-    return {r: OPTIONAL_RUNTIMES[r] for r in known if r not in present and r in OPTIONAL_RUNTIMES}
+    return {r: OPTIONAL_RUNTIMES[r] for r in RUNTIMES_BY_SUFFIX[Path(path).suffix]
+            if r not in present and r in OPTIONAL_RUNTIMES}
 
 
 def runtime_plan(files: dict[str, Path]) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:
@@ -161,9 +278,11 @@ def load_runner(path: Path, runtime: str):
         return OnnxRunner(path, "CUDAExecutionProvider")
     if runtime in TFLITE_RUNTIMES:
         return TFLiteRunner(path, _interpreter_class(runtime))
+    if runtime == "executorch":
+        return ExecuTorchRunner(path)
     raise ValueError(f"unknown runtime {runtime!r}")
 
 
 def run_file(path: Path, inputs: Sequence[np.ndarray], runtime: str) -> list[np.ndarray]:
     """One-shot helper: load `path` in `runtime` and run it once."""
-    return load_runner(path, runtime).run([np.asarray(x, np.float32) for x in inputs])
+    return load_runner(path, runtime).run(inputs)

@@ -7,6 +7,7 @@ import argparse
 import dataclasses
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from pocketml.app_launcher import APP
@@ -84,14 +85,13 @@ def cmd_train_sequence(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from pocketml.export.model_folder import export_folder, export_user_module, parse_shape
+    from pocketml.export.model_folder import export_folder, export_user_module
 
     formats = args.formats.split(",")
     if args.model:
         if not args.input_shape or not args.out:
             raise UserError("--model needs --input-shape (one per input) and --out DIR.")
-        passed = export_user_module(args.model, [parse_shape(s) for s in args.input_shape],
-                                    args.out, formats)
+        passed = export_user_module(args.model, args.input_shape, args.out, formats)
     elif args.dir:
         passed = export_folder(args.dir, formats, trust_source=args.trust_source)
     else:
@@ -231,8 +231,10 @@ def add_trust_source(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pocketml",
-        description="Train PyTorch models, export them to ONNX and TFLite with proof of "
-                    "parity, and ship them in a Kivy app.")
+        description="Train PyTorch models, export them to ONNX, TFLite and ExecuTorch with "
+                    "proof of parity, and ship them in a Kivy app.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback behind an error (e.g. inside your --model)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = commands.add_parser("data", help="load, clean and describe a data set")
@@ -273,16 +275,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
     export = commands.add_parser(
-        "export", help="export a model folder (or your own module) to ONNX and TFLite, then verify",
+        "export", help="export a model folder (or your own module) to ONNX, TFLite and "
+                       "ExecuTorch, then verify",
         description="Formats: " + "; ".join(f"{n} = {f.description}" for n, f in FORMATS.items()))
     export.add_argument("dir", nargs="?", type=Path, help="model folder, e.g. artifacts/kidney")
     export.add_argument("--formats", default=",".join(DEFAULT_FORMATS),
                         help=f"comma-separated, from {', '.join(FORMATS)}")
     export.add_argument("--model", help="your own model as MODULE:CALLABLE returning an "
                                         "nn.Module in eval mode with its weights")
-    export.add_argument("--input-shape", action="append",
-                        help="with --model: one input's shape, batch first (repeat per input)")
+    export.add_argument("--input-shape", action="append", metavar="SHAPE[:DTYPE[:LOW,HIGH]]",
+                        help="with --model: one input (repeat per input, in forward()'s order):"
+                             " its sizes, batch first, NAME=SIZE for a dynamic one; its dtype "
+                             "(float32, int32, int64, bool); the range random parity inputs "
+                             "are drawn from, e.g. 1,seq=12:int64:0,99")
     export.add_argument("--out", type=Path, help="with --model: the folder to write")
+    export.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback behind an error (as pocketml --debug)")
     add_trust_source(export)
     export.set_defaults(handler=cmd_export)
 
@@ -355,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except UserError as err:
+        if args.debug:  # the cause too, e.g. the exception raised inside the user's module
+            traceback.print_exception(err)
         print(f"pocketml: error: {err}", file=sys.stderr)
         return 2
 

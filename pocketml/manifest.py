@@ -20,7 +20,8 @@ MODEL_SUFFIXES = {".onnx", ".tflite", ".pte", ".safetensors"}
 # Reports rewritten by every `verify` and `bench`: listing them would make the manifest stale.
 UNLISTED = {MANIFEST, "parity.json", "parity.md", "bench.json", "bench.md"}
 LIBRARIES = ("torch", "onnx", "onnxruntime", "onnxscript", "litert-torch", "ai-edge-litert",
-             "ai-edge-quantizer", "tensorflow-cpu", "scikit-learn", "imbalanced-learn", "numpy")
+             "ai-edge-quantizer", "executorch", "tensorflow-cpu", "scikit-learn",
+             "imbalanced-learn", "numpy")
 
 
 def sha256_file(path: Path) -> str:

@@ -1,11 +1,14 @@
 """Fixtures shared across the suite: the real CKD files shipped with pocketml, one kidney model
-trained, exported and bundled once per session (about 20 s) for the export and app tests, and the
-virtual display the app's window tests share."""
+trained, exported and bundled once per session (about 20 s) for the export and app tests, the
+virtual display the app's window tests share, and users' own model code written to a file and
+imported as `pocketml export --model` finds it."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,20 @@ import pandas as pd
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+
+@pytest.fixture
+def write_user_module(tmp_path, monkeypatch):
+    """write_user_module(name, code): the code in tmp_path/<name>.py, tmp_path the current
+    folder (where --model looks), and the module imported for the Python API."""
+    def write(name: str, code: str):
+        (tmp_path / f"{name}.py").write_text(code)
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.syspath_prepend(str(tmp_path))
+        sys.modules.pop(name, None)
+        return importlib.import_module(name)
+    return write
 
 
 @pytest.fixture(scope="session")

@@ -53,25 +53,22 @@ USER_MODULE = textwrap.dedent('''
 
 
 @pytest.fixture
-def user_code(tmp_path, monkeypatch):
-    (tmp_path / "my_nets.py").write_text(USER_MODULE)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.syspath_prepend(str(tmp_path))
-    sys.modules.pop("my_nets", None)
-    import my_nets
-    return my_nets
+def user_code(write_user_module):
+    return write_user_module("my_nets", USER_MODULE)
 
 
 def test_python_api_exports_and_verifies_a_users_model_in_two_calls(user_code, tmp_path):
     model = user_code.build()
     example = (torch.randn(1, 5, 1), torch.randn(1, 3))
     results = export_module(model, example, tmp_path / "out", **SILENT)
-    assert [r.format for r in results if r.ok] == ["onnx", "tflite", "tflite_fp16", "tflite_int8"]
+    assert [r.format for r in results if r.ok] == ["onnx", "tflite", "tflite_fp16", "tflite_int8",
+                                                    "executorch"]
     report = verify_module(model, example, tmp_path / "out", **SILENT)
     assert report["passed"], report
-    assert report["formats"]["onnx"]["max_abs_diff"] <= 1e-5
-    assert report["formats"]["tflite"]["max_abs_diff"] <= 1e-5
+    for fmt in ("onnx", "tflite", "executorch"):
+        assert report["formats"][fmt]["max_abs_diff"] <= 1e-5, fmt
     assert set(report["formats"]["tflite"]["runtimes"]) == {"litert", "tensorflow"}
+    assert set(report["formats"]["executorch"]["runtimes"]) == {"executorch"}
 
 
 def test_verify_module_fails_a_file_that_computes_something_else(user_code, tmp_path):
@@ -92,7 +89,7 @@ def test_cli_exports_a_users_module_and_verify_reloads_it(user_code, tmp_path):
     parity = read_json(out / "parity.json")
     assert parity["passed"] and set(parity["formats"]) == {"onnx", "tflite"}
     assert read_json(out / "source.json") == {"model": "my_nets:build",
-                                              "input_shapes": [[1, 5, 1], [1, 3]]}
+                                              "inputs": ["1,5,1", "1,3"]}
     assert main(["verify", str(out), "--trust-source"]) == 0  # it imports my_nets again
 
 
@@ -100,12 +97,14 @@ def test_an_unsupported_operation_is_named_with_its_format_and_fails_verify(user
                                                                            capsys):
     out = tmp_path / "histogram"
     code = main(["export", "--model", "my_nets:histogram", "--input-shape", "1,8",
-                 "--out", str(out), "--formats", "onnx,tflite"])
+                 "--out", str(out), "--formats", "onnx,tflite,executorch"])
     assert code == 1
     exports = read_json(out / "export.json")
     assert "ONNX" in exports["onnx"]["error"] and "histc" in exports["onnx"]["error"]
     assert "TFLite" in exports["tflite"]["error"] and "histc" in exports["tflite"]["error"]
-    assert not (out / "model.onnx").exists() and not (out / "model.tflite").exists()
+    assert "ExecuTorch" in exports["executorch"]["error"]
+    assert "operation torch._ops.aten.histc.default" in exports["executorch"]["error"]
+    assert not any((out / name).exists() for name in ("model.onnx", "model.tflite", "model.pte"))
     parity = read_json(out / "parity.json")
     assert parity["passed"] is False
     assert all(not f["passed"] for f in parity["formats"].values())
@@ -148,8 +147,13 @@ def test_console_script_runs_export_verify_bundle_and_bench(kidney_copy, tmp_pat
     rows = read_json(kidney_copy / "bench.json")["rows"]
     assert {(r["format"], r["runtime"]) for r in rows} >= {
         ("pytorch", "eager"), ("onnx", "onnxruntime"), ("tflite", "litert"),
-        ("tflite", "tensorflow"), ("tflite_int8", "litert")}
-    assert all(r["batch1_p50_us"] > 0 and r["batch64_p99_us"] >= r["batch64_p50_us"] for r in rows)
+        ("tflite", "tensorflow"), ("tflite_int8", "litert"), ("executorch", "executorch"),
+        ("one-op floor", "onnxruntime (onnx)"), ("one-op floor", "litert (tflite)"),
+        ("one-op floor", "executorch (executorch)")}
+    for r in rows:
+        for timing in ("", "bare_"):  # pocketml's runner, and the runtime's own loop
+            assert r[f"{timing}batch1_p50_us"] > 0, r
+            assert r[f"{timing}batch64_p99_us"] >= r[f"{timing}batch64_p50_us"], r
     assert "| tflite | litert |" in (kidney_copy / "bench.md").read_text()
     # bench and verify rewrite only reports, so the manifest still holds
     assert pocketml("verify", kidney_copy).returncode == 0

@@ -55,11 +55,13 @@ def test_parity_passes_in_every_format_and_runtime(kidney_folder):
     for fmt, entry in parity["formats"].items():
         runtimes = set(entry["runtimes"])
         assert runtimes == set(available_runtimes(kidney_folder / FORMATS[fmt].filename))
-        if fmt != "onnx":  # both TFLite interpreters, LiteRT and TensorFlow's own
+        if fmt.startswith("tflite"):  # both TFLite interpreters, LiteRT and TensorFlow's own
             assert runtimes == {"litert", "tensorflow"}
+        if fmt.startswith("executorch"):
+            assert runtimes == {"executorch"}
         for result in entry["runtimes"].values():
             assert result["passed"], (fmt, result)
-    fp32 = [parity["formats"][f] for f in ("onnx", "tflite")]
+    fp32 = [parity["formats"][f] for f in ("onnx", "tflite", "executorch")]
     assert all(f["max_abs_diff"] <= 1e-5 and f["label_agreement"] == 1.0 for f in fp32)
     assert parity["formats"]["tflite_fp16"]["max_abs_diff"] <= 1e-3
     assert parity["formats"]["tflite_fp16"]["label_agreement"] >= 0.995
@@ -74,7 +76,7 @@ def test_outputs_match_pytorch_on_the_test_set_in_each_runtime(kidney_folder):
     x, _ = load_test_set(kidney_folder)
     with torch.no_grad():
         expected = load_model(kidney_folder)(torch.from_numpy(x)).numpy()
-    for fmt in ("onnx", "tflite"):
+    for fmt in ("onnx", "tflite", "executorch"):
         path = kidney_folder / FORMATS[fmt].filename
         for runtime in available_runtimes(path):
             got = run_file(path, [x], runtime)[0]
@@ -146,7 +148,7 @@ def test_manifest_refuses_changed_missing_and_extra_model_files(kidney_copy, dam
 def test_manifest_lists_files_versions_seed_and_data(kidney_folder):
     manifest = check_manifest(kidney_folder)
     for name in ("model.safetensors", "model.onnx", "model.tflite", "model_fp16.tflite",
-                 "model_int8.tflite", "schema.json", "metrics.json"):
+                 "model_int8.tflite", "model.pte", "schema.json", "metrics.json"):
         assert len(manifest["files"][name]["sha256"]) == 64
     for library in ("torch", "onnx", "onnxruntime", "litert-torch", "tensorflow-cpu"):
         assert manifest["versions"][library]

@@ -107,6 +107,7 @@ def train_sequence(out: Path, cell: str = "lstm", series: str = "sunspots",
         test = parts["test"]
         artifacts.save_model(model, folder)
         artifacts.save_test_set(folder, test.x, test.y)
+        artifacts.save_arrays(folder, artifacts.CALIBRATION, x=parts["train"].x)
         artifacts.write_json(folder / artifacts.SCHEMA, sequence_schema(data))
         artifacts.write_json(folder / artifacts.METRICS, metrics)
         plot_forecast(folder / "predicted_vs_actual.png", test, predicted,

@@ -1,0 +1,105 @@
+"""PyTorch -> ExecuTorch .pte, lowered to the XNNPACK delegate: float32, and int8 weights and
+activations through the PT2E XNNPACK quantizer, calibrated on training rows.
+
+The batch is dynamic up to MAX_BATCH wherever the graph allows it (a graph that specialises
+it, e.g. by looping over rows, is exported at batch 1 and run row by row). Each file records
+how it was lowered in a constant method, the way ExecuTorch's own LLM exports record their
+settings: how many nodes XNNPACK took and which ops it left to the portable kernels, so that
+`verify` reports it from the file itself.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pocketml.export.console import quiet
+from pocketml.export.job import ExportJob, random_like
+from pocketml.export.runtimes import LOWERING_METHOD
+
+# ExecuTorch plans memory for the largest shapes at export time, so dynamic sizes are bounded:
+# a batch of up to 64 rows (parity and bench run 64; larger batches run in chunks), and a
+# declared dimension up to 4 times its example size.
+MAX_BATCH = 64
+MAX_SCALE = 4
+# A user module has no training rows: it is calibrated on random draws, and min-max ranges
+# need many of them to see the tails.
+CALIBRATION_ROWS = 2048
+NOT_OPS = {"getitem", "sym_size"}  # tuple indexing of a delegate's outputs, a shape read
+
+
+def export_executorch(job: ExportJob, path: Path) -> None:
+    lower(job, job.module, path)
+
+
+def export_executorch_int8(job: ExportJob, path: Path) -> None:
+    """int8 weights (per channel) and int8 activations in every layer XNNPACK quantizes,
+    their ranges observed on training rows; a user module, which has none, is calibrated on
+    random inputs drawn like parity's (its declared ranges)."""
+    with quiet():
+        from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
+            XNNPACKQuantizer, get_symmetric_quantization_config)
+        from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+        quantizer = XNNPACKQuantizer().set_global(
+            get_symmetric_quantization_config(is_per_channel=True))
+        prepared = prepare_pt2e(export(job, job.module).module(), quantizer)
+        with torch.no_grad():
+            for batch in calibration_batches(job):
+                prepared(*batch)
+        lower(job, convert_pt2e(prepared), path)
+
+
+def export(job: ExportJob, module) -> torch.export.ExportedProgram:
+    """torch.export with the batch and the declared dimensions dynamic, else the batch only,
+    else none (batch 1). Traced with MAX_BATCH rows: with a small example batch ExecuTorch
+    planned convolutions for fewer rows than declared (15 when traced with 2)."""
+    attempts = [job.dynamic_shapes(MAX_BATCH, MAX_SCALE)]
+    if any(job.dynamic):
+        attempts.append(job.dynamic_shapes(MAX_BATCH, declared=False))
+    for shapes in attempts:
+        try:
+            return torch.export.export(module, job.batched(MAX_BATCH), dynamic_shapes=shapes)
+        except torch._dynamo.exc.UserError:  # the graph specialises a dimension declared dynamic
+            continue
+    return torch.export.export(module, job.batched(1))
+
+
+def lower(job: ExportJob, module, path: Path) -> None:
+    with quiet():
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+        from executorch.devtools.backend_debug import get_delegation_info
+        from executorch.exir import EdgeProgramManager, to_edge_transform_and_lower
+
+        edge = to_edge_transform_and_lower(export(job, module), partitioner=[XnnpackPartitioner()])
+        record = lowering_record(get_delegation_info(edge.exported_program().graph_module))
+        # The record is known only once lowering is done, and constant methods are given
+        # when an edge program is made: so the lowered program is wrapped again with it.
+        blob = torch.tensor(list(json.dumps(record).encode()), dtype=torch.uint8)
+        edge = EdgeProgramManager({"forward": edge.exported_program()},
+                                  constant_methods={LOWERING_METHOD: blob},
+                                  compile_config=edge.compile_config)
+        Path(path).write_bytes(edge.to_executorch().buffer)
+
+
+def lowering_record(info) -> dict:
+    """ExecuTorch's delegation summary, per op by its own names (print_delegation_info's)."""
+    ops = {name: c for name, c in sorted(info.delegation_by_operator.items())
+           if name not in NOT_OPS}
+    return {"delegate": "XnnpackBackend", "subgraphs": info.num_delegated_subgraphs,
+            "delegated": {name: c.delegated for name, c in ops.items() if c.delegated},
+            "not_delegated": {name: c.non_delegated for name, c in ops.items()
+                              if c.non_delegated}}
+
+
+def calibration_batches(job: ExportJob, batch: int = 32):
+    if job.calibration is not None:
+        rows = [job.calibration]
+    else:
+        rng = np.random.default_rng(1)  # not parity's seed 0: calibrate on other draws
+        rows = [random_like(t, CALIBRATION_ROWS, rng) for t in job.example_inputs]
+    for start in range(0, len(rows[0]), batch):
+        yield tuple(torch.from_numpy(np.ascontiguousarray(x[start:start + batch])) for x in rows)
