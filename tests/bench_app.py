@@ -4,7 +4,8 @@
 
 Prints
   * Submit to result: the Submit handler's work, validation of every field + one inference +
-    the decision, p50/p99 over --repeats runs (target p50 <= 1 ms);
+    the decision + the explanation (one more inference per field), p50/p99 over --repeats
+    runs (target p50 <= 1 ms);
   * the self-check at start: reading golden.json and running every golden row through the
     predictor, first run (cold, as at a real start) and p50/p99 of the next --checks runs, in
     each desktop runtime (it must stay well under the 3 s start budget);
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from app_fixtures import DRIVER, driver_env, virtual_display  # noqa: E402
 from pocketapp.bundle import open_bundle  # noqa: E402
+from pocketapp.explain import explain  # noqa: E402
 from pocketapp.form import ChoiceField  # noqa: E402
 from pocketapp.predictors import DesktopLiteRT, DesktopOnnx, load_predictor  # noqa: E402
 from pocketapp.selfcheck import verify_on_device  # noqa: E402
@@ -53,7 +55,8 @@ def bench_submit(bundle_dir: Path, repeats: int) -> dict:
     for _ in range(repeats):
         started = time.perf_counter()
         row, errors = form.encode(answers)
-        form.decide(predictor.predict(row))
+        prediction = form.decide(predictor.predict(row))
+        explain(form, row, predictor.predict, prediction.probability)
         times.append(time.perf_counter() - started)
     times.sort()
     return {"runtime": predictor.runtime, "p50_ms": 1e3 * times[len(times) // 2],
