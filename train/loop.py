@@ -96,6 +96,7 @@ class TrainConfig:
     seed: int = 0
     progress: bool = True
     description: str = "training"
+    position: int = 0  # the progress bar's line: one per worker process training at once
 
     def batch_for(self, rows: int) -> int:
         grown = min(self.max_batch_size, math.ceil(rows / self.max_steps_per_epoch))
@@ -156,7 +157,7 @@ def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.
     running_loss, running_rows = torch.zeros((), device=device), 0
 
     bar = tqdm(total=budget, desc=config.description, disable=not config.progress,
-               leave=False, unit="sample", unit_scale=True)
+               leave=False, unit="sample", unit_scale=True, position=config.position)
     training = True
     while training:
         # One shuffle per pass, gathered once, then sliced: a slice is a view, not a copy.

@@ -25,7 +25,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden=(32, 16), activation="relu", dropout=0.1, epochs=300,
                  max_samples=3_000_000, batch_size=32, max_steps_per_epoch=16, lr=3e-3,
                  weight_decay=1e-4, patience=30, validation_fraction=0.15, device="auto",
-                 seed=0, progress=False, description="MLP"):
+                 seed=0, progress=False, description="MLP", position=0):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -41,6 +41,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.seed = seed
         self.progress = progress
         self.description = description
+        self.position = position
 
     def fit(self, x, y):
         if hasattr(x, "columns"):
@@ -59,7 +60,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                              max_steps_per_epoch=self.max_steps_per_epoch, lr=self.lr,
                              weight_decay=self.weight_decay, patience=self.patience,
                              device=self.device, seed=self.seed, progress=self.progress,
-                             description=self.description)
+                             description=self.description, position=self.position)
         # Each step of this small network is microseconds of arithmetic: a second CPU thread
         # only adds hand-overs, which made training 7x slower on a busy 2-core machine.
         with torch_threads(1):
