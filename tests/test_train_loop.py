@@ -114,8 +114,19 @@ def test_optimizers_come_from_one_table_with_their_fastest_path():
             TrainConfig(optimizer="lbfgs", progress=False, device="cpu"))
 
 
-def test_torch_threads_are_put_back():
-    before = torch.get_num_threads()
-    with torch_threads(1):
-        assert torch.get_num_threads() == 1
-    assert torch.get_num_threads() == before
+def test_training_runs_on_the_configured_threads_and_puts_them_back():
+    seen = []
+
+    def loss(p, y):
+        seen.append(torch.get_num_threads())
+        return F.binary_cross_entropy(p, y)
+
+    with torch_threads(2):
+        fit(logistic(), loss, separable(100), separable(20),
+            TrainConfig(epochs=1, threads=1, progress=False, device="cpu"))
+        assert set(seen) == {1}
+        assert torch.get_num_threads() == 2
+        seen.clear()
+        fit(logistic(), loss, separable(100), separable(20),
+            TrainConfig(epochs=1, progress=False, device="cpu"))  # threads=None: unchanged
+        assert set(seen) == {2}

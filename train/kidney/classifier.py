@@ -59,15 +59,12 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                              batch_size=self.batch_size,
                              max_steps_per_epoch=self.max_steps_per_epoch, lr=self.lr,
                              weight_decay=self.weight_decay, patience=self.patience,
-                             device=self.device, seed=self.seed, progress=self.progress,
-                             description=self.description, position=self.position)
-        # Each step of this small network is microseconds of arithmetic: a second CPU thread
-        # only adds hand-overs, which made training 7x slower on a busy 2-core machine.
-        with torch_threads(1):
-            self.history_ = fit(self.model_, self._loss,
-                                (torch.from_numpy(x_fit), torch.from_numpy(y_fit)[:, None]),
-                                (torch.from_numpy(x_val), torch.from_numpy(y_val)[:, None]),
-                                config)
+                             device=self.device, threads=1, seed=self.seed,
+                             progress=self.progress, description=self.description,
+                             position=self.position)
+        self.history_ = fit(self.model_, self._loss,
+                            (torch.from_numpy(x_fit), torch.from_numpy(y_fit)[:, None]),
+                            (torch.from_numpy(x_val), torch.from_numpy(y_val)[:, None]), config)
         return self
 
     @staticmethod
@@ -75,7 +72,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y)
 
     def predict_proba(self, x) -> np.ndarray:
-        with torch_threads(1):
+        with torch_threads(1):  # as in training: faster for so small a network
             p = predict(self.model_, torch.from_numpy(np.asarray(x, dtype=np.float32)))[:, 0]
         return np.column_stack([1 - p, p])
 

@@ -305,8 +305,8 @@ def class_names(counts: Counter) -> dict[str, int]:
 
 def training_record(classifier: MLPClassifier, options: KidneyOptions) -> dict:
     history = classifier.history_
-    return {"seed": options.seed, **history.record(), "epochs_run": len(history.train_loss),
-            "best_epoch": history.best_epoch, "architecture": classifier.model_.config()}
+    return {"seed": options.seed, **history.record(),
+            "architecture": classifier.model_.config()}
 
 
 def kidney_schema(features: list[str]) -> dict:
