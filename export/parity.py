@@ -3,12 +3,14 @@ compare output by output, and judge each format against its tolerance.
 
 Input sets, from the schema: the held-out test set (at batch 1 and 64), random inputs inside
 the plausible ranges with one-hot groups kept valid, and edge cases (every range bound crossed
-with every one-hot combination). A model without a schema gets random inputs of its shapes.
+with every one-hot combination, or a random sample of those corners when there are more than
+MAX_EDGE_ROWS). A model without a schema gets random inputs of its shapes.
 """
 
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +25,11 @@ from pocketml.export.job import random_like
 from pocketml.export.runtimes import load_runner
 
 Inputs = list[np.ndarray]  # one batched float32 array per model input
+# 34 features make 2^14 range corners x 2^10 one-hot choices = 16.7 M edge rows (11 GB):
+# past this many corners, a random sample of them is checked instead.
+MAX_EDGE_ROWS = 4096
+# Row-by-row runs check the batch-1 path; the metrics come from the whole set at batch 64.
+MAX_BATCH_1_ROWS = 1000
 
 
 @dataclass
@@ -40,11 +47,13 @@ def input_sets(schema: dict | None, example_inputs: Sequence[torch.Tensor],
     sets = []
     if test_set is not None:
         x, y = test_set
+        one = "test set, batch 1" + (f" (first {MAX_BATCH_1_ROWS} of {len(x)} rows)"
+                                     if len(x) > MAX_BATCH_1_ROWS else "")
         sets += [InputSet("test set, batch 64", [x], 64, y),
-                 InputSet("test set, batch 1", [x], 1, y)]
+                 InputSet(one, [x[:MAX_BATCH_1_ROWS]], 1, y[:MAX_BATCH_1_ROWS])]
     if schema and "columns" in schema:
         sets += [InputSet(f"{n_random} random in range", [random_rows(schema, n_random, rng)]),
-                 InputSet("edge cases", [edge_rows(schema)])]
+                 edge_case_set(schema, rng)]
     else:
         ranges = (schema or {}).get("input", {}).get("range")
         sets.append(InputSet(f"{n_random} random", [
@@ -69,18 +78,32 @@ def random_rows(schema: dict, n: int, rng: np.random.Generator) -> np.ndarray:
     return rows
 
 
-def edge_rows(schema: dict) -> np.ndarray:
+def edge_case_set(schema: dict, rng: np.random.Generator) -> InputSet:
+    rows, corners = edge_rows(schema, rng)
+    sampled = f", {len(rows)} of {corners:,} corners sampled at random" if len(rows) < corners else ""
+    return InputSet(f"edge cases{sampled}", [rows])
+
+
+def edge_rows(schema: dict, rng: np.random.Generator,
+              limit: int = MAX_EDGE_ROWS) -> tuple[np.ndarray, int]:
+    """Rows at the corners (each numeric column at a range bound, one choice per one-hot group),
+    all of them or `limit` sampled at random; and how many corners there are in all."""
     columns = schema["columns"]
     numeric = [i for i, c in enumerate(columns) if c["kind"] == "numeric"]
-    groups = list(one_hot_groups(columns).values())
-    rows = []
-    for bounds in itertools.product(*[columns[i]["range"] for i in numeric]):
-        for hot in itertools.product(*groups):
-            row = np.zeros(len(columns), np.float32)
-            row[numeric] = bounds
-            row[list(hot)] = 1.0
-            rows.append(row)
-    return np.stack(rows)
+    groups = [np.asarray(g) for g in one_hot_groups(columns).values()]
+    sides = [2] * len(numeric) + [len(g) for g in groups]  # choices per numeric column / group
+    corners = math.prod(sides)
+    if corners <= limit:
+        picks = np.array(list(itertools.product(*map(range, sides))), dtype=np.int64)
+    else:
+        picks = np.unique(rng.integers(0, sides, size=(limit, len(sides))), axis=0)
+    picks = picks.reshape(-1, len(sides))
+    rows = np.zeros((len(picks), len(columns)), np.float32)
+    ranges = np.array([columns[i]["range"] for i in numeric], np.float32).reshape(-1, 2)
+    rows[:, numeric] = ranges[np.arange(len(numeric)), picks[:, :len(numeric)]]
+    for j, group in enumerate(groups):
+        rows[np.arange(len(picks)), group[picks[:, len(numeric) + j]]] = 1.0
+    return rows, corners
 
 
 def one_hot_groups(columns: list[dict]) -> dict[str, list[int]]:

@@ -31,7 +31,8 @@ def cmd_train_kidney(args) -> int:
                         "or leave out --k.")
     train_kidney_model(args.out or Path("artifacts/kidney"), args, balance=args.balance,
                        features=args.features, select=args.select,
-                       k=10 if args.k is None else args.k, folds=args.folds)
+                       k=10 if args.k is None else args.k, folds=args.folds,
+                       **({} if args.max_rows is None else {"max_rows": args.max_rows}))
     return 0
 
 
@@ -55,7 +56,8 @@ def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots",
 
 
 def train_kidney_model(out: Path, args, finish=None, **pipeline_options) -> None:
-    """`pipeline_options`: balance, features, select, k, folds (KidneyOptions' defaults else)."""
+    """`pipeline_options`: balance, features, select, k, folds, max_rows (KidneyOptions'
+    defaults else)."""
     from pocketml.train.kidney.train import KidneyOptions, train_kidney
 
     train_kidney(KidneyOptions(out=out, data=args.data, download=args.download,
@@ -256,6 +258,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="feature ranking method (reported either way)")
     kidney.add_argument("--k", type=int, help="features kept with --features auto (default 10)")
     kidney.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    # The default lives in KidneyOptions; importing it here would slow every command down.
+    kidney.add_argument("--max-rows", type=int, metavar="N",
+                        help="cross-validate on a stratified sample of at most N training rows "
+                             "(default 100,000); the final models train on all of them")
     add_common_training(kidney)
     kidney.set_defaults(handler=cmd_train_kidney)
 

@@ -4,6 +4,7 @@ PyTorch in every runtime; the manifest catches changed files; parity catches wro
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
@@ -15,6 +16,8 @@ from pocketml.errors import IntegrityError
 from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
 from pocketml.manifest import check_manifest, write_manifest
 from pocketml.export.model_folder import bundle_folder, export_folder, verify_folder
+from pocketml.export.parity import (MAX_BATCH_1_ROWS, MAX_EDGE_ROWS, edge_case_set, edge_rows,
+                                    input_sets, one_hot_groups)
 from pocketml.export.runtimes import available_runtimes, load_runner, run_file
 from pocketml.train.artifacts import load_model, load_test_set, read_json, save_model
 
@@ -170,3 +173,78 @@ def test_bundle_refuses_a_tampered_folder_and_writes_nothing(kidney_copy, tmp_pa
         bundle_folder(kidney_copy, tmp_path / "bundle", **SILENT)
     assert not (tmp_path / "bundle").exists()
     assert list(tmp_path.glob(".bundle*")) == []
+
+
+# --------------------------------------------------------------------------- edge cases
+
+def encoded_feature_names() -> list[str]:
+    """All 34 columns the encoder makes from the real data."""
+    from sklearn.pipeline import make_pipeline
+
+    from pocketml.train.kidney.data import TARGET, load_ckd
+    from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
+    from pocketml.train.kidney.pipeline import imputer, one_hot_encoder
+
+    frame = load_ckd(shipped_file(CSV_NAME)).frame.drop(columns=TARGET)
+    return list(make_pipeline(imputer(), one_hot_encoder()).fit_transform(frame).columns)
+
+
+def assert_corners(rows: np.ndarray, schema: dict) -> None:
+    """Every row: each numeric column at one of its bounds, exactly one choice per field."""
+    columns = schema["columns"]
+    for i, column in enumerate(columns):
+        if column["kind"] == "numeric":
+            assert set(rows[:, i]) <= set(np.float32(column["range"])), column["name"]
+    for indices in one_hot_groups(columns).values():
+        assert (rows[:, indices].sum(axis=1) == 1).all()
+
+
+def test_edge_cases_of_the_lecture_features_are_every_corner(kidney_folder):
+    schema = read_json(kidney_folder / "schema.json")
+    rows, corners = edge_rows(schema, np.random.default_rng(0))
+    assert corners == len(rows) == 2**4 * 2**3  # 4 numbers, 3 two-choice fields
+    assert len(np.unique(rows, axis=0)) == corners
+    assert_corners(rows, schema)
+    assert edge_case_set(schema, np.random.default_rng(0)).name == "edge cases"
+
+
+def test_edge_cases_of_all_34_features_are_a_capped_sample_and_say_so():
+    from pocketml.train.kidney.train import ENCODED_COLUMNS, kidney_schema
+
+    names = encoded_feature_names()
+    assert len(names) == ENCODED_COLUMNS == 34
+    schema = kidney_schema(names)
+    sets = input_sets(schema, (torch.zeros(2, 34),))
+    edge = sets[-1]
+    assert edge.name == f"edge cases, {len(edge.inputs[0])} of 16,777,216 corners sampled at random"
+    rows = edge.inputs[0]
+    assert MAX_EDGE_ROWS - 10 <= len(rows) <= MAX_EDGE_ROWS  # the sample, duplicates dropped
+    assert len(np.unique(rows, axis=0)) == len(rows) and rows.nbytes < 1_000_000
+    assert_corners(rows, schema)
+    # Both bounds of every number, and every choice of every field, are among the sampled.
+    for i in range(34):
+        assert len(set(rows[:, i])) == 2
+
+
+def test_the_batch_1_run_of_a_big_test_set_is_capped():
+    schema = {"columns": [{"name": "a", "kind": "numeric", "range": [0, 1]}]}
+    x, y = np.zeros((2500, 1), np.float32), np.zeros(2500)
+    batch_64, batch_1 = input_sets(schema, (torch.zeros(2, 1),), (x, y))[:2]
+    assert len(batch_64.inputs[0]) == 2500  # the metrics still see every test row
+    assert batch_1.batch_size == 1 and len(batch_1.inputs[0]) == MAX_BATCH_1_ROWS
+    assert batch_1.name == f"test set, batch 1 (first {MAX_BATCH_1_ROWS} of 2500 rows)"
+
+
+def test_verify_of_all_34_features_stays_small_and_reports_the_sampled_corners(tmp_path):
+    from pocketml.train.kidney.train import KidneyOptions, train_kidney
+
+    folder = tmp_path / "k34"
+    train_kidney(KidneyOptions(out=folder, features="auto", k=34, folds=2, progress=False),
+                 log=lambda _: None)
+    lines: list[str] = []
+    assert export_folder(folder, ("onnx", "tflite"), log=lines.append)
+    # The report names the sample: how many corners of how many, as many rows as corners.
+    sampled = re.search(r"edge cases, (\d+) of 16,777,216 corners sampled at random "
+                        r"\((\d+) rows\)", "\n".join(lines))
+    assert sampled and sampled[1] == sampled[2] and int(sampled[1]) <= MAX_EDGE_ROWS
+    assert read_json(folder / "parity.json")["passed"] is True

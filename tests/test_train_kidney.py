@@ -109,7 +109,8 @@ def test_metrics_json_has_the_documented_keys(metrics):
     assert metrics["data"]["source"] == "--data"
     assert metrics["data"]["sha256"] == CSV_SHA256
     assert metrics["data"]["rows"] == 400
-    assert metrics["split"] == {"train_rows": 320, "test_rows": 80, "folds": 5}
+    assert metrics["split"] == {"train_rows": 320, "test_rows": 80, "folds": 5,
+                                "cv_rows": 320, "cv_sampled": False, "max_rows": 100_000}
 
 
 def test_issue_targets_with_the_lecture_features(metrics):

@@ -1,11 +1,22 @@
 """One training loop for every model: device choice, mixed precision on CUDA, early stopping,
-a progress bar, and a history for the training-curve plot."""
+a progress bar, and a history for the training-curve plot.
+
+Its cost is bounded by work, not by a count of epochs: the batch grows with the data (up to
+`max_batch_size`) so that a pass takes at most `max_steps_per_epoch` optimizer steps, training
+stops after `max_samples` samples seen (or `epochs` passes, whichever comes first), and
+validation runs every pass or every `check_samples` samples, so early stopping waits a number
+of samples, not of passes. A small table trains exactly as an epoch-by-epoch loop would; a big
+one in bounded time.
+"""
 
 from __future__ import annotations
 
 import copy
+import inspect
+import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +25,12 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from pocketml.errors import UserError
+
+# The one table of optimizers: name -> (class, its own settings). The loop adds the learning
+# rate, the weight decay and the fastest implementation PyTorch has (see make_optimizer).
+OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
+    "adamw": (torch.optim.AdamW, {}),
+}
 
 
 def resolve_device(requested: str = "auto") -> torch.device:
@@ -41,80 +58,159 @@ def seed_everything(seed: int) -> None:
     torch.cuda.manual_seed_all(seed)
 
 
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """PyTorch's CPU threads set to `count` for the block (None: left as they are)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count or previous)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def make_optimizer(name: str, parameters, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """The optimizer called `name`, with one fused kernel for all parameters where PyTorch has
+    one (Adam, AdamW, SGD, Adagrad; CPU and CUDA), else its multi-tensor (foreach) path: the
+    default single-tensor path costs one small kernel per parameter per step."""
+    if name not in OPTIMIZERS:
+        raise UserError(f"optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}.")
+    cls, settings = OPTIMIZERS[name]
+    fastest = {"fused": True} if "fused" in inspect.signature(cls).parameters else {"foreach": True}
+    return cls(parameters, lr=lr, weight_decay=weight_decay, **settings, **fastest)
+
+
 @dataclass
 class TrainConfig:
-    epochs: int = 300
-    batch_size: int = 32
+    epochs: int = 300  # at most this many passes over the training rows ...
+    max_samples: int = 3_000_000  # ... and at most this many samples seen, whichever is fewer
+    batch_size: int = 32  # the smallest batch; it grows with the data ...
+    max_steps_per_epoch: int = 256  # ... so that one pass takes this many steps at most ...
+    max_batch_size: int = 1024  # ... until it reaches this size: enough steps remain to learn
     lr: float = 3e-3
     weight_decay: float = 1e-4
-    patience: int = 30  # epochs without validation improvement before stopping
+    optimizer: str = "adamw"  # a name in OPTIMIZERS
+    check_samples: int = 65_536  # validation after each pass, or after this many samples if fewer
+    patience: int = 30  # validation checks without improvement before stopping
     device: str = "auto"
+    # CPU threads while training (None: PyTorch's default, one per core). Small networks
+    # train faster on one: on a busy 2-core machine a second thread made each step of the
+    # kidney MLP 7 to 18 times slower, and of the digits CNN about 10 times.
+    threads: int | None = None
     seed: int = 0
     progress: bool = True
     description: str = "training"
+    position: int = 0  # the progress bar's line: one per worker process training at once
+
+    def batch_for(self, rows: int) -> int:
+        grown = min(self.max_batch_size, math.ceil(rows / self.max_steps_per_epoch))
+        return max(self.batch_size, grown)
+
+    def budget_for(self, rows: int) -> int:
+        """Samples the loop may see on `rows` training rows."""
+        return min(self.epochs * rows, self.max_samples)
 
 
 @dataclass
 class History:
+    """One loss per validation check: per epoch on a small table, per `check_samples` on a big one."""
     train_loss: list[float] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
-    best_epoch: int = 0
+    best_epoch: int = 0  # index of the best check, whose weights the model keeps
     device: str = "cpu"
     mixed_precision: bool = False
+    batch_size: int = 0
+    samples_seen: int = 0
+    samples_per_check: int = 0
+    stopped_by: str = ""  # "patience", or the bound it reached: "epochs" or "max_samples"
+
+    def record(self) -> dict:
+        return {"device": self.device, "mixed_precision": self.mixed_precision,
+                "batch_size": self.batch_size, "samples_seen": self.samples_seen,
+                "samples_per_check": self.samples_per_check, "checks": len(self.val_loss),
+                "best_check": self.best_epoch, "stopped_by": self.stopped_by}
 
 
 def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],
         config: TrainConfig,
         augment: Callable[[torch.Tensor, torch.Generator], torch.Tensor] | None = None) -> History:
-    """Train `model` in place; keep the weights of the best validation epoch.
+    """Train `model` in place; keep the weights of the best validation check.
 
     The loss takes the model's output and the target, so the same loop serves classifiers
-    and regressors alike. The model ends on the CPU in eval mode, so what is saved and exported never depends on
-    where it was trained.
+    and regressors alike. The data moves to the device once and stays there. The model ends
+    on the CPU in eval mode, so what is saved and exported never depends on where it was
+    trained.
     """
+    with torch_threads(config.threads):
+        return _train(model, loss_fn, train, val, config, augment)
+
+
+def _train(model, loss_fn, train, val, config: TrainConfig, augment) -> History:
     device = resolve_device(config.device)
     seed_everything(config.seed)
     amp = device.type == "cuda"
     model.to(device)
     x_train, y_train = (t.to(device) for t in train)
     x_val, y_val = (t.to(device) for t in val)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr,
-                                  weight_decay=config.weight_decay)
+    rows = len(x_train)
+    batch, budget = config.batch_for(rows), config.budget_for(rows)
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr,
+                               config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
-    history = History(device=device.type, mixed_precision=amp)
+    history = History(device=device.type, mixed_precision=amp, batch_size=batch,
+                      samples_per_check=min(rows, config.check_samples))
     best_loss, best_state, stale = float("inf"), copy.deepcopy(model.state_dict()), 0
+    # Summed on the device and read once per check: reading a loss every step waits for it.
+    running_loss, running_rows = torch.zeros((), device=device), 0
 
-    bar = tqdm(range(config.epochs), desc=config.description, disable=not config.progress,
-               leave=False, unit="epoch")
-    for epoch in bar:
+    bar = tqdm(total=budget, desc=config.description, disable=not config.progress,
+               leave=False, unit="sample", unit_scale=True, position=config.position)
+    training = True
+    while training:
+        # One shuffle per pass, gathered once, then sliced: a slice is a view, not a copy.
+        order = torch.randperm(rows, generator=generator).to(device)
+        x_pass, y_pass = x_train[order], y_train[order]
         model.train()
-        order = torch.randperm(len(x_train), generator=generator).to(device)
-        epoch_loss = 0.0
-        for start in range(0, len(order), config.batch_size):
-            idx = order[start:start + config.batch_size]
-            xb = x_train[idx] if augment is None else augment(x_train[idx], generator)
+        for start in range(0, rows, batch):
+            xb, yb = x_pass[start:start + batch], y_pass[start:start + batch]
+            if augment is not None:
+                xb = augment(xb, generator)
             with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
                 output = model(xb)
             # The loss runs in float32: autocast refuses probability losses such as BCE.
-            loss = loss_fn(output.float(), y_train[idx])
+            loss = loss_fn(output.float(), yb)
             optimizer.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(optimizer)
             scaler.update()
-            epoch_loss += loss.item() * len(idx)
-        val_loss = evaluate_loss(model, loss_fn, x_val, y_val, amp)
-        history.train_loss.append(epoch_loss / len(order))
-        history.val_loss.append(val_loss)
-        bar.set_postfix(train=f"{history.train_loss[-1]:.4f}", val=f"{val_loss:.4f}")
-        if val_loss < best_loss - 1e-6:
-            best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
-            history.best_epoch = epoch
-        else:
-            stale += 1
-            if stale >= config.patience:
+            running_loss += loss.detach() * len(xb)
+            running_rows += len(xb)
+            history.samples_seen += len(xb)
+            bar.update(len(xb))
+            end_of_pass = start + batch >= rows
+            if (running_rows < history.samples_per_check and not end_of_pass
+                    and history.samples_seen < budget):
+                continue
+            val_loss = evaluate_loss(model, loss_fn, x_val, y_val, amp)
+            history.train_loss.append(running_loss.item() / running_rows)
+            history.val_loss.append(val_loss)
+            running_loss.zero_()
+            running_rows = 0
+            bar.set_postfix(train=f"{history.train_loss[-1]:.4f}", val=f"{val_loss:.4f}")
+            if val_loss < best_loss - 1e-6:
+                best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
+                history.best_epoch = len(history.val_loss) - 1
+            else:
+                stale += 1
+            training = stale < config.patience and history.samples_seen < budget
+            if not training:
                 break
+            model.train()
+    bar.close()
+    history.stopped_by = ("patience" if stale >= config.patience
+                          else "epochs" if budget == config.epochs * rows else "max_samples")
     model.load_state_dict(best_state)
     model.to("cpu").eval()
     return history
@@ -124,13 +220,13 @@ def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.
 def evaluate_loss(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, amp: bool,
                   batch_size: int = 1024) -> float:
     model.eval()
-    total = 0.0
+    total = torch.zeros((), device=x.device)
     for start in range(0, len(x), batch_size):
         xb, yb = x[start:start + batch_size], y[start:start + batch_size]
         with torch.autocast(x.device.type, dtype=torch.float16, enabled=amp):
             output = model(xb)
-        total += loss_fn(output.float(), yb).item() * len(xb)
-    return total / len(x)
+        total += loss_fn(output.float(), yb) * len(xb)
+    return total.item() / len(x)
 
 
 @torch.no_grad()

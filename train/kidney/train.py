@@ -2,22 +2,30 @@
 
 held-out split -> feature ranking -> cross-validation of the MLP and two baselines, each as
 one leakage-free pipeline -> final fit -> test metrics, plots, schema, weights.
+
+On a big table cross-validation runs on a stratified sample of at most --max-rows training
+rows, its folds in parallel worker processes, while the final models train on every row.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
+from imblearn.under_sampling.base import BaseUnderSampler
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
+from sklearn.metrics import check_scoring
+from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
@@ -26,9 +34,10 @@ from pocketml.errors import DataError, UserError
 from pocketml.folders import replace_folder
 from pocketml.train import artifacts
 from pocketml.train.kidney.data import (ATTRIBUTE_BY_NAME, CATEGORICAL, CLASSES, NUMERIC, TARGET,
-                                     CKDData, load_ckd)
+                                     load_ckd)
 from pocketml.train.kidney.fetch import obtain_ckd
-from pocketml.train.kidney.pipeline import SEED_FEATURES, build_pipeline, rank_features
+from pocketml.train.kidney.pipeline import (SEED_FEATURES, build_pipeline, rank_features,
+                                            with_categories)
 from pocketml.train.loop import check_run_options
 from pocketml.train.metrics import (SCORERS, binary_metrics, plot_confusion, plot_roc,
                                     plot_training_curves, summarize_cv)
@@ -37,6 +46,15 @@ from pocketml.train.kidney.classifier import MLPClassifier
 THRESHOLD = 0.5
 # Columns after one-hot encoding: what --k may select from.
 ENCODED_COLUMNS = len(NUMERIC) + sum(len(ATTRIBUTE_BY_NAME[c].choices) for c in CATEGORICAL)
+# Cross-validation estimates how well a model generalises; past 100,000 rows that estimate
+# hardly moves (its standard error is ~0.0005 at 98 % accuracy), while its cost keeps growing.
+MAX_CV_ROWS = 100_000
+# Folds run in worker processes only from this many rows on: a worker takes ~3 s to start
+# (it imports PyTorch), more than a fold of a smaller table takes.
+PARALLEL_FROM_ROWS = 2_000
+# Each tree of the random forest grows on a bootstrap sample of at most this many rows, so
+# its fit stops growing with the table (prediction stays linear in the rows).
+FOREST_ROWS = 10_000
 
 
 @dataclass
@@ -51,6 +69,7 @@ class KidneyOptions:
     device: str = "auto"
     seed: int = 0
     folds: int = 5
+    max_rows: int = MAX_CV_ROWS  # cross-validation sample; the final models see every row
     test_size: float = 0.2
     progress: bool = True
 
@@ -61,11 +80,16 @@ def split_train_test(frame: pd.DataFrame, options: KidneyOptions):
                             random_state=options.seed)
 
 
-def candidate_models(options: KidneyOptions) -> dict:
+def candidate_models(options: KidneyOptions, rows: int) -> dict:
+    """The MLP and the two baselines, for a fit on `rows` rows."""
     return {
         "mlp": MLPClassifier(device=options.device, seed=options.seed),
         "logistic_regression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
-        "random_forest": RandomForestClassifier(n_estimators=300, random_state=options.seed),
+        # Trees on every core (threads; the same forest as on one): 300 trees are 40 % of
+        # the CPU time of `pocketml train kidney` on the real data.
+        "random_forest": RandomForestClassifier(
+            n_estimators=300, max_samples=None if rows <= FOREST_ROWS else FOREST_ROWS / rows,
+            n_jobs=-1, random_state=options.seed),
     }
 
 
@@ -73,70 +97,182 @@ def check_options(options: KidneyOptions) -> None:
     """Refuse bad options before any data is fetched or anything is written."""
     if options.folds < 2:
         raise UserError(f"--folds {options.folds}: cross-validation needs at least 2 folds.")
+    if options.max_rows < 1:
+        raise UserError(f"--max-rows {options.max_rows}: give the most training rows to "
+                        f"cross-validate on, a positive number (default {MAX_CV_ROWS}).")
     if options.features == "auto" and not 1 <= options.k <= ENCODED_COLUMNS:
         raise UserError(f"--k {options.k}: choose 1 to {ENCODED_COLUMNS}, the number of "
                         "encoded features.")
     check_run_options(options.device, options.seed)
 
 
-def check_classes(data: CKDData, options: KidneyOptions) -> None:
+def check_classes(labels: np.ndarray, folds: int, where: str, fix: str,
+                  error: type[UserError] = DataError) -> None:
     """Every class must reach the held-out split and every cross-validation fold."""
-    counts = data.frame[TARGET].value_counts()
-    needed = 2 * options.folds
+    counts = Counter(labels.tolist())
+    needed = 2 * folds
     short = [name for label, name in enumerate(CLASSES) if counts.get(label, 0) < needed]
     if short:
         found = ", ".join(f"{name}={counts.get(label, 0)}" for label, name in enumerate(CLASSES))
-        raise DataError(f"{data.path}: column '{TARGET}' has too few rows of class "
-                        f"{', '.join(short)} ({found}); training with {options.folds} folds "
-                        f"needs at least {needed} of each. Use the full CKD data.")
+        raise error(f"{where} has too few rows of class {', '.join(short)} ({found}); "
+                    f"training with {folds} folds needs at least {needed} of each. {fix}")
+
+
+def cross_validation_rows(x_train: pd.DataFrame, y_train: np.ndarray, options: KidneyOptions
+                          ) -> tuple[pd.DataFrame, np.ndarray]:
+    """All training rows, or a stratified sample of options.max_rows of them."""
+    if len(x_train) <= options.max_rows:
+        return x_train, y_train
+    x_cv, _, y_cv, _ = train_test_split(x_train, y_train, train_size=options.max_rows,
+                                        stratify=y_train, random_state=options.seed)
+    share = min(Counter(y_train.tolist()).values()) / len(y_train)
+    check_classes(y_cv, options.folds, f"--max-rows {options.max_rows}: the sample",
+                  f"Use --max-rows {int(np.ceil(2 * options.folds / share))} or more.",
+                  UserError)
+    return x_cv, y_cv
+
+
+def worker_processes(rows: int, tasks: int) -> int:
+    """Processes for `tasks` fits of about `rows` rows each: one per usable core when a fit
+    outlasts a worker's start, else the fits run here, one after another."""
+    return 1 if rows < PARALLEL_FROM_ROWS else max(1, min(tasks, joblib.cpu_count()))
+
+
+def labelled(pipeline, description: str, progress: bool, line: int = 1):
+    """The pipeline, with its model's progress bar (the MLP's) named, shown, and on `line`
+    (below the bar that counts the folds)."""
+    if "progress" in pipeline["model"].get_params():
+        pipeline.set_params(model__progress=progress, model__description=description,
+                            model__position=line)
+    return pipeline
+
+
+def score_fold(pipeline, x: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray,
+               fold: int) -> tuple[int, dict[str, float]]:
+    """Fit on one fold's training rows, score on its test rows (runs in a worker process)."""
+    pipeline.fit(x.iloc[train], y[train])
+    return fold, check_scoring(pipeline, SCORERS)(pipeline, x.iloc[test], y[test])
+
+
+def cross_validate_model(name: str, pipeline, x: pd.DataFrame, y: np.ndarray,
+                         options: KidneyOptions) -> dict:
+    """Each fold a fresh copy of the pipeline, in parallel where the table is big enough; a
+    bar counts the folds done (with the time left) and the MLP shows one bar per fold."""
+    folds = list(StratifiedKFold(options.folds, shuffle=True, random_state=options.seed)
+                 .split(x, y))
+    workers = worker_processes(len(x), len(folds))
+    # Each fold's bar on a line of its own, as many lines as folds running at once.
+    tasks = (joblib.delayed(score_fold)(
+        labelled(clone(pipeline), f"{name} fold {k + 1}/{len(folds)}", options.progress,
+                 line=1 + k % workers), x, y, train, test, k)
+        for k, (train, test) in enumerate(folds))
+    bar = tqdm(total=len(folds), desc=f"cross-validate {name}", unit="fold",
+               disable=not options.progress)
+    scores = {}
+    # Workers that wait 5 s for more work end, so they hold no memory past cross-validation.
+    for fold, fold_scores in joblib.Parallel(n_jobs=workers, return_as="generator_unordered",
+                                             idle_worker_timeout=5)(tasks):
+        scores[fold] = fold_scores
+        bar.update()
+    bar.close()
+    # In fold order, whatever order they finished in: a mean's last digit depends on it.
+    return summarize_cv({f"test_{metric}": [scores[k][metric] for k in sorted(scores)]
+                         for metric in SCORERS})
+
+
+def cross_validate_and_fit(options: KidneyOptions, cv_rows, train_rows, x_test, seconds,
+                           watch) -> tuple[dict, dict, object]:
+    """Each model's cross-validation, then each final fit on every training row: the CV
+    summaries, P(ckd) of the test rows per model, and the MLP's fitted pipeline."""
+    # The three models' pipelines share their steps before the model: each set of training
+    # rows is imputed, encoded, balanced and selected once, not three times (worker processes
+    # share the cache, a folder removed at the end).
+    with tempfile.TemporaryDirectory(prefix="pocketml-steps-") as cache:
+        memory = joblib.Memory(cache, verbose=0)
+
+        def pipelines(rows: int) -> dict:
+            return {name: build_pipeline(model, options.balance, options.features,
+                                         options.select, options.k, options.seed, memory)
+                    for name, model in candidate_models(options, rows).items()}
+
+        cv = {}
+        fold_rows = len(cv_rows[0]) * (options.folds - 1) // options.folds
+        for name, pipeline in pipelines(fold_rows).items():
+            with timed(seconds, f"cross-validate {name}", watch):
+                cv[name] = cross_validate_model(name, pipeline, *cv_rows, options)
+
+        # Here, one model after the other: the first fills the cache, the others read it,
+        # and no worker needs a copy of every training row.
+        final = pipelines(len(train_rows[0]))
+        with timed(seconds, "final fit", watch):
+            probabilities = {
+                name: labelled(pipeline, f"{name} on all rows", options.progress, line=0)
+                .fit(*train_rows).predict_proba(x_test)[:, 1]
+                for name, pipeline in final.items()}
+    return cv, probabilities, final["mlp"]
+
+
+@contextmanager
+def timed(seconds: dict[str, float], name: str,
+          watch: Callable[[str], AbstractContextManager] | None) -> Iterator[None]:
+    """Record the wall time of one step; `watch(name)` (a benchmark's) may measure more."""
+    started = time.perf_counter()
+    with watch(name) if watch else nullcontext():
+        yield
+    seconds[name] = round(time.perf_counter() - started, 2)
 
 
 def train_kidney(options: KidneyOptions, log=print,
-                 finish: Callable[[Path], None] | None = None) -> dict:
+                 finish: Callable[[Path], None] | None = None,
+                 watch: Callable[[str], AbstractContextManager] | None = None) -> dict:
     """Train and write the model folder `options.out`, replacing it whole only on success.
     `finish(folder)` runs on the complete new folder before it replaces the old one: `pocketml
-    all` exports and verifies there, so the folder is swapped in trained, exported and verified."""
+    all` exports and verifies there, so the folder is swapped in trained, exported and verified.
+    `watch(step)`: an optional context manager around each step (load, rank, each model's
+    cross-validation, final fit, write), e.g. a benchmark's memory sampler."""
     started = time.perf_counter()
     check_options(options)
     with replace_folder(options.out, "--out", finish=finish) as folder:
-        metrics = fit_kidney(folder, options, log)
+        metrics = fit_kidney(folder, options, log, watch)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     log(report(metrics, options.out))
     return metrics
 
 
-def fit_kidney(folder: Path, options: KidneyOptions, log=print) -> dict:
+def fit_kidney(folder: Path, options: KidneyOptions, log=print,
+               watch: Callable[[str], AbstractContextManager] | None = None) -> dict:
     """The lecture's pipeline on the data `options` names, written into `folder`."""
-    if options.data is None:
-        data_path, origin = obtain_ckd(options.download, log)
-    else:
-        data_path, origin = Path(options.data), "--data"
-    data = load_ckd(data_path)
+    seconds: dict[str, float] = {}
+    with timed(seconds, "load", watch):
+        if options.data is None:
+            data_path, origin = obtain_ckd(options.download, log)
+        else:
+            data_path, origin = Path(options.data), "--data"
+        data = load_ckd(data_path)
     log(f"data from {origin}\n  {data.describe()}")
-    check_classes(data, options)
+    check_classes(data.frame[TARGET].to_numpy(), options.folds,
+                  f"{data.path}: column '{TARGET}'", "Use the full CKD data.")
+    provenance = {"source": origin, "path": str(data_path), "sha256": data.sha256,
+                  "rows": len(data.frame), "format": data.format,
+                  "repaired_rows": data.repaired_rows, "dropped_rows": data.dropped_rows}
+    frame = with_categories(data.frame)
+    del data  # the table of strings: five times the memory of `frame`
 
-    x_train, x_test, y_train, y_test = split_train_test(data.frame, options)
-    ranking = rank_features(x_train, y_train, options.select, options.seed)
-    pipelines = {name: build_pipeline(model, options.balance, options.features, options.select,
-                                      options.k, options.seed)
-                 for name, model in candidate_models(options).items()}
-    balance_counts = class_counts_after_balancing(pipelines["mlp"], x_train, y_train)
+    x_train, x_test, y_train, y_test = split_train_test(frame, options)
+    x_cv, y_cv = cross_validation_rows(x_train, y_train, options)
+    sampled = len(x_cv) < len(x_train)
+    log(f"cross-validation: {options.folds} folds on "
+        + (f"a stratified sample of {len(x_cv):,} of the {len(x_train):,} training rows "
+           f"(--max-rows {options.max_rows}); the final models train on all {len(x_train):,}"
+           if sampled else f"all {len(x_train):,} training rows")
+        + f", {worker_processes(len(x_cv), options.folds)} worker process(es)")
+    with timed(seconds, "rank features", watch):
+        ranking = rank_features(x_train, y_train, options.select, options.seed)
+    cv, probabilities, mlp_pipeline = cross_validate_and_fit(
+        options, (x_cv, y_cv), (x_train, y_train), x_test, seconds, watch)
+    test = {name: binary_metrics(y_test, p, THRESHOLD) for name, p in probabilities.items()}
+    balance_counts = class_counts_after_balancing(mlp_pipeline, y_train)
     log(f"balancing ({options.balance}) on the training rows: {balance_counts}")
-
-    folds = StratifiedKFold(options.folds, shuffle=True, random_state=options.seed)
-    cv, test, probabilities = {}, {}, {}
-    steps = tqdm(pipelines.items(), desc="cross-validate and fit", unit="model",
-                 disable=not options.progress)
-    for name, pipeline in steps:
-        steps.set_postfix(model=name)
-        scores = cross_validate(clone(pipeline), x_train, y_train, cv=folds, scoring=SCORERS,
-                                error_score="raise")
-        cv[name] = summarize_cv(scores)
-        pipeline.fit(x_train, y_train)
-        probabilities[name] = pipeline.predict_proba(x_test)[:, 1]
-        test[name] = binary_metrics(y_test, probabilities[name], THRESHOLD)
-
-    mlp_pipeline = pipelines["mlp"]
     features = list(mlp_pipeline["select"].get_feature_names_out())
     # With --features auto the choice is the fitted selector's; otherwise the ranking's top k.
     automatic = features if options.features == "auto" else ranking["feature"][:options.k].tolist()
@@ -144,32 +280,35 @@ def fit_kidney(folder: Path, options: KidneyOptions, log=print) -> dict:
         "test": test["mlp"],
         "cv": cv["mlp"],
         "baselines": {name: {"test": test[name], "cv": cv[name]}
-                      for name in pipelines if name != "mlp"},
+                      for name in probabilities if name != "mlp"},
         "features": features,
         "lecture_features": list(SEED_FEATURES),
         "automatic_choice": automatic,
         "overlap_with_lecture": sorted(set(automatic) & set(SEED_FEATURES)),
         "ranking": {"method": options.select, "table": ranking.to_dict(orient="records")},
         "balancing": {"method": options.balance, **balance_counts},
-        "data": {"source": origin, "path": str(data_path), "sha256": data.sha256,
-                 "rows": len(data.frame), "format": data.format,
-                 "repaired_rows": data.repaired_rows, "dropped_rows": data.dropped_rows},
-        "split": {"train_rows": len(x_train), "test_rows": len(x_test), "folds": options.folds},
+        "data": provenance,
+        "split": {"train_rows": len(x_train), "test_rows": len(x_test), "folds": options.folds,
+                  "cv_rows": len(x_cv), "cv_sampled": sampled, "max_rows": options.max_rows},
         "training": training_record(mlp_pipeline["model"], options),
+        "seconds_per_step": seconds,  # the steps before writing; the log adds "write"
     }
-    write_kidney_folder(folder, mlp_pipeline, x_train, x_test, y_test, probabilities,
-                        ranking, metrics)
+    with timed(seconds, "write", watch):
+        write_kidney_folder(folder, mlp_pipeline, x_train, x_test, y_test, probabilities,
+                            ranking, metrics)
     return metrics
 
 
-def class_counts_after_balancing(pipeline, x_train, y_train) -> dict:
-    """Run the pipeline's steps up to and including the balancer on the training rows."""
+def class_counts_after_balancing(pipeline, y_train: np.ndarray) -> dict:
+    """Class counts before and after the fitted pipeline's balancer, from what it did: an
+    over-sampler's sampling_strategy_ holds the rows it added, an under-sampler's the rows
+    it kept."""
     before = Counter(y_train.tolist())
-    after = before
-    if pipeline["balance"] != "passthrough":
-        step_names = [name for name, _ in pipeline.steps]
-        head = pipeline[: step_names.index("balance") + 1]
-        after = Counter(head.fit_resample(x_train, y_train)[1].tolist())
+    after = Counter(before)
+    sampler = pipeline["balance"]
+    if sampler != "passthrough":
+        for label, n in sampler.sampling_strategy_.items():
+            after[label] = n if isinstance(sampler, BaseUnderSampler) else after[label] + n
     return {"before": class_names(before), "after": class_names(after)}
 
 
@@ -179,9 +318,8 @@ def class_names(counts: Counter) -> dict[str, int]:
 
 def training_record(classifier: MLPClassifier, options: KidneyOptions) -> dict:
     history = classifier.history_
-    return {"seed": options.seed, "device": history.device,
-            "mixed_precision": history.mixed_precision, "epochs_run": len(history.train_loss),
-            "best_epoch": history.best_epoch, "architecture": classifier.model_.config()}
+    return {"seed": options.seed, **history.record(),
+            "architecture": classifier.model_.config()}
 
 
 def kidney_schema(features: list[str], train_rows: np.ndarray) -> dict:
@@ -265,6 +403,8 @@ def report(metrics: dict, out: Path) -> str:
         f"automatic choice: {', '.join(metrics['automatic_choice'])}; overlap with the "
         f"lecture's 10: {len(metrics['overlap_with_lecture'])} "
         f"({', '.join(metrics['overlap_with_lecture'])})",
+        "seconds per step: " + ", ".join(f"{step} {t:.1f}"
+                                         for step, t in metrics["seconds_per_step"].items()),
         f"trained on {metrics['training']['device']} in {metrics['seconds']} s; wrote {out}",
     ]
     return "\n".join(lines)
