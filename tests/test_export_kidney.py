@@ -213,7 +213,7 @@ def test_edge_cases_of_all_34_features_are_a_capped_sample_and_say_so():
 
     names = encoded_feature_names()
     assert len(names) == ENCODED_COLUMNS == 34
-    schema = kidney_schema(names)
+    schema = kidney_schema(names, np.ones((3, 34)))  # the rows give only reference values
     sets = input_sets(schema, (torch.zeros(2, 34),))
     edge = sets[-1]
     assert edge.name == f"edge cases, {len(edge.inputs[0])} of 16,777,216 corners sampled at random"

@@ -70,8 +70,8 @@ def second_run(tmp_path_factory) -> tuple[Path, dict]:
 def test_cli_writes_the_whole_folder(trained):
     names = {p.name for p in trained.iterdir()}
     assert {"model.safetensors", "model.json", "schema.json", "metrics.json", "test_set.npz",
-            "roc.png", "confusion_matrix.png", "training_curves.png",
-            "feature_ranking.csv"} <= names
+            "roc.png", "confusion_matrix.png", "training_curves.png", "calibration.png",
+            "permutation_importance.png", "feature_ranking.csv"} <= names
     assert not any(n.endswith((".pt", ".pth", ".pkl", ".pickle")) for n in names)
     assert leftovers(trained) == []
 
@@ -127,7 +127,8 @@ def png_size(path: Path) -> tuple[int, int]:
     return struct.unpack(">II", head[16:24])
 
 
-@pytest.mark.parametrize("name", ["roc.png", "confusion_matrix.png", "training_curves.png"])
+@pytest.mark.parametrize("name", ["roc.png", "confusion_matrix.png", "training_curves.png",
+                                  "calibration.png", "permutation_importance.png"])
 def test_plots_are_real_pictures(trained, name):
     import matplotlib.pyplot as plt
 

@@ -24,7 +24,7 @@ from pocketml.train.kidney.train import KidneyOptions, split_train_test, train_k
 
 CSV = shipped_file(CSV_NAME)
 STEPS = ["load", "rank features", "cross-validate mlp", "cross-validate logistic_regression",
-         "cross-validate random_forest", "final fit"]
+         "cross-validate random_forest", "final fit", "permutation importance"]
 
 
 def record_fits(monkeypatch, cls, method: str) -> list[Counter]:

@@ -230,6 +230,10 @@ def evaluate_loss(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor, a
 
 
 @torch.no_grad()
-def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
+def predict(model: nn.Module, x: torch.Tensor, batch_size: int = 1024,
+            output: str | None = None) -> np.ndarray:
+    """The model's outputs for `x`, in batches; `output`: a method to call instead of forward
+    (the kidney MLP's "logits")."""
     model.eval()
-    return torch.cat([model(x[s:s + batch_size]) for s in range(0, len(x), batch_size)]).numpy()
+    run = getattr(model, output) if output else model
+    return torch.cat([run(x[s:s + batch_size]) for s in range(0, len(x), batch_size)]).numpy()

@@ -82,3 +82,17 @@ def plot_training_curves(path, train_loss: list[float], val_loss: list[float],
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_importance(path, importance: dict[str, dict[str, float]], metric: str) -> None:
+    """Horizontal bars, largest first: how much `metric` drops when one input is shuffled."""
+    names = sorted(importance, key=lambda n: importance[n]["mean"])
+    fig, ax = plt.subplots(figsize=(6, 0.45 * len(names) + 1.2))
+    ax.barh(names, [importance[n]["mean"] for n in names],
+            xerr=[importance[n]["std"] for n in names], color="tab:blue", alpha=0.8)
+    ax.axvline(0, color="k", lw=0.8)
+    ax.set_xlabel(f"drop in test {metric} when the input is shuffled")
+    ax.set_title("Permutation importance (test set)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

@@ -25,7 +25,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     def __init__(self, hidden=(32, 16), activation="relu", dropout=0.1, epochs=300,
                  max_samples=3_000_000, batch_size=32, max_steps_per_epoch=16, lr=3e-3,
                  weight_decay=1e-4, patience=30, validation_fraction=0.15, device="auto",
-                 seed=0, progress=False, description="MLP", position=0):
+                 seed=0, progress=False, description="MLP", position=0, temperature=1.0):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -42,6 +42,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.progress = progress
         self.description = description
         self.position = position
+        self.temperature = temperature  # fitted on out-of-fold logits, never on these rows
 
     def fit(self, x, y):
         if hasattr(x, "columns"):
@@ -65,6 +66,7 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.history_ = fit(self.model_, self._loss,
                             (torch.from_numpy(x_fit), torch.from_numpy(y_fit)[:, None]),
                             (torch.from_numpy(x_val), torch.from_numpy(y_val)[:, None]), config)
+        self.model_.divide_logit(self.temperature)
         return self
 
     @staticmethod
@@ -72,9 +74,17 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         return F.binary_cross_entropy(p.clamp(1e-7, 1 - 1e-7), y)
 
     def predict_proba(self, x) -> np.ndarray:
-        with torch_threads(1):  # as in training: faster for so small a network
-            p = predict(self.model_, torch.from_numpy(np.asarray(x, dtype=np.float32)))[:, 0]
+        p = self._run(x)
         return np.column_stack([1 - p, p])
+
+    def decision_function(self, x) -> np.ndarray:
+        """The logit, not yet squashed by the sigmoid: what temperature scaling is fitted on."""
+        return self._run(x, "logits")
+
+    def _run(self, x, output: str | None = None) -> np.ndarray:
+        with torch_threads(1):  # as in training: faster for so small a network
+            return predict(self.model_, torch.from_numpy(np.asarray(x, dtype=np.float32)),
+                           output=output)[:, 0]
 
     def predict(self, x) -> np.ndarray:
         return (self.predict_proba(x)[:, 1] >= 0.5).astype(int)

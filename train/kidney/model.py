@@ -27,6 +27,14 @@ class MLP(nn.Module):
         layers.append(nn.Linear(width, 1))
         self.body = nn.Sequential(*layers)
 
+    @torch.no_grad()
+    def divide_logit(self, temperature: float) -> None:
+        """Temperature scaling (train/calibration.py), folded into the last layer:
+        (W h + b) / T = (W / T) h + b / T. The graph keeps its shape, so every exported file
+        (the integer ones too) and the phone give the calibrated probability."""
+        self.body[-1].weight.div_(temperature)
+        self.body[-1].bias.div_(temperature)
+
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(self.scale(x))
 

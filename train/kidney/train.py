@@ -21,10 +21,11 @@ import joblib
 import numpy as np
 import pandas as pd
 from imblearn.under_sampling.base import BaseUnderSampler
+from scipy.special import expit
 from sklearn.base import clone
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import check_scoring
+from sklearn.metrics import check_scoring, roc_auc_score
 from sklearn.model_selection import StratifiedKFold, train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -33,17 +34,22 @@ from tqdm.auto import tqdm
 from pocketml.errors import DataError, UserError
 from pocketml.folders import replace_folder
 from pocketml.train import artifacts
+from pocketml.train.calibration import BINS, calibrate, calibration_figures, plot_reliability
 from pocketml.train.kidney.data import (ATTRIBUTE_BY_NAME, CATEGORICAL, CLASSES, NUMERIC, TARGET,
                                      load_ckd)
 from pocketml.train.kidney.fetch import obtain_ckd
 from pocketml.train.kidney.pipeline import (SEED_FEATURES, build_pipeline, rank_features,
                                             with_categories)
 from pocketml.train.loop import check_run_options
-from pocketml.train.metrics import (SCORERS, binary_metrics, plot_confusion, plot_roc,
-                                    plot_training_curves, summarize_cv)
+from pocketml.train.metrics import (SCORERS, binary_metrics, plot_confusion, plot_importance,
+                                    plot_roc, plot_training_curves, summarize_cv)
 from pocketml.train.kidney.classifier import MLPClassifier
 
 THRESHOLD = 0.5
+IMPORTANCE_REPEATS = 20
+IMPORTANCE_ROWS = 10_000
+MODEL_LABELS = {"mlp": "MLP (PyTorch)", "logistic_regression": "logistic regression",
+                "random_forest": "random forest"}
 # Columns after one-hot encoding: what --k may select from.
 ENCODED_COLUMNS = len(NUMERIC) + sum(len(ATTRIBUTE_BY_NAME[c].choices) for c in CATEGORICAL)
 # Cross-validation estimates how well a model generalises; past 100,000 rows that estimate
@@ -148,16 +154,22 @@ def labelled(pipeline, description: str, progress: bool, line: int = 1):
 
 
 def score_fold(pipeline, x: pd.DataFrame, y: np.ndarray, train: np.ndarray, test: np.ndarray,
-               fold: int) -> tuple[int, dict[str, float]]:
-    """Fit on one fold's training rows, score on its test rows (runs in a worker process)."""
+               fold: int) -> tuple[int, dict[str, float], dict[str, np.ndarray]]:
+    """Fit on one fold's training rows, score on its test rows (runs in a worker process);
+    also its out-of-fold P(ckd), and the logit where the model has one (the MLP)."""
     pipeline.fit(x.iloc[train], y[train])
-    return fold, check_scoring(pipeline, SCORERS)(pipeline, x.iloc[test], y[test])
+    held_out = x.iloc[test]
+    outputs = {"p": pipeline.predict_proba(held_out)[:, 1]}
+    if hasattr(pipeline, "decision_function"):
+        outputs["logit"] = pipeline.decision_function(held_out)
+    return fold, check_scoring(pipeline, SCORERS)(pipeline, held_out, y[test]), outputs
 
 
 def cross_validate_model(name: str, pipeline, x: pd.DataFrame, y: np.ndarray,
-                         options: KidneyOptions) -> dict:
+                         options: KidneyOptions) -> tuple[dict, dict[str, np.ndarray]]:
     """Each fold a fresh copy of the pipeline, in parallel where the table is big enough; a
-    bar counts the folds done (with the time left) and the MLP shows one bar per fold."""
+    bar counts the folds done (with the time left) and the MLP shows one bar per fold.
+    The CV summary, and every row's out-of-fold outputs (score_fold's) in the rows' order."""
     folds = list(StratifiedKFold(options.folds, shuffle=True, random_state=options.seed)
                  .split(x, y))
     workers = worker_processes(len(x), len(folds))
@@ -168,22 +180,25 @@ def cross_validate_model(name: str, pipeline, x: pd.DataFrame, y: np.ndarray,
         for k, (train, test) in enumerate(folds))
     bar = tqdm(total=len(folds), desc=f"cross-validate {name}", unit="fold",
                disable=not options.progress)
-    scores = {}
+    scores, out_of_fold = {}, {}
     # Workers that wait 5 s for more work end, so they hold no memory past cross-validation.
-    for fold, fold_scores in joblib.Parallel(n_jobs=workers, return_as="generator_unordered",
-                                             idle_worker_timeout=5)(tasks):
+    for fold, fold_scores, outputs in joblib.Parallel(
+            n_jobs=workers, return_as="generator_unordered", idle_worker_timeout=5)(tasks):
         scores[fold] = fold_scores
+        for key, values in outputs.items():
+            out_of_fold.setdefault(key, np.empty(len(y)))[folds[fold][1]] = values
         bar.update()
     bar.close()
     # In fold order, whatever order they finished in: a mean's last digit depends on it.
     return summarize_cv({f"test_{metric}": [scores[k][metric] for k in sorted(scores)]
-                         for metric in SCORERS})
+                         for metric in SCORERS}), out_of_fold
 
 
 def cross_validate_and_fit(options: KidneyOptions, cv_rows, train_rows, x_test, seconds,
-                           watch) -> tuple[dict, dict, object]:
-    """Each model's cross-validation, then each final fit on every training row: the CV
-    summaries, P(ckd) of the test rows per model, and the MLP's fitted pipeline."""
+                           watch) -> tuple[dict, dict, object, dict, dict]:
+    """Each model's cross-validation, the MLP's temperature fitted on its out-of-fold logits,
+    then each final fit on every training row: the CV summaries, P(ckd) of the test rows per
+    model, the MLP's fitted pipeline, every model's out-of-fold P(ckd) and the calibration."""
     # The three models' pipelines share their steps before the model: each set of training
     # rows is imputed, encoded, balanced and selected once, not three times (worker processes
     # share the cache, a folder removed at the end).
@@ -195,21 +210,24 @@ def cross_validate_and_fit(options: KidneyOptions, cv_rows, train_rows, x_test, 
                                          options.select, options.k, options.seed, memory)
                     for name, model in candidate_models(options, rows).items()}
 
-        cv = {}
+        cv, out_of_fold = {}, {}
         fold_rows = len(cv_rows[0]) * (options.folds - 1) // options.folds
         for name, pipeline in pipelines(fold_rows).items():
             with timed(seconds, f"cross-validate {name}", watch):
-                cv[name] = cross_validate_model(name, pipeline, *cv_rows, options)
+                cv[name], out_of_fold[name] = cross_validate_model(name, pipeline, *cv_rows,
+                                                                   options)
+        calibration = calibrate(cv_rows[1], out_of_fold["mlp"]["logit"])
 
         # Here, one model after the other: the first fills the cache, the others read it,
         # and no worker needs a copy of every training row.
         final = pipelines(len(train_rows[0]))
+        final["mlp"].set_params(model__temperature=calibration["temperature"])
         with timed(seconds, "final fit", watch):
             probabilities = {
                 name: labelled(pipeline, f"{name} on all rows", options.progress, line=0)
                 .fit(*train_rows).predict_proba(x_test)[:, 1]
                 for name, pipeline in final.items()}
-    return cv, probabilities, final["mlp"]
+    return cv, probabilities, final["mlp"], out_of_fold, calibration
 
 
 @contextmanager
@@ -268,9 +286,12 @@ def fit_kidney(folder: Path, options: KidneyOptions, log=print,
         + f", {worker_processes(len(x_cv), options.folds)} worker process(es)")
     with timed(seconds, "rank features", watch):
         ranking = rank_features(x_train, y_train, options.select, options.seed)
-    cv, probabilities, mlp_pipeline = cross_validate_and_fit(
+    cv, probabilities, mlp_pipeline, out_of_fold, calibration = cross_validate_and_fit(
         options, (x_cv, y_cv), (x_train, y_train), x_test, seconds, watch)
+    log(calibration_report(calibration))
     test = {name: binary_metrics(y_test, p, THRESHOLD) for name, p in probabilities.items()}
+    with timed(seconds, "permutation importance", watch):
+        importance = permutation_importance_of_fields(mlp_pipeline, x_test, y_test, options.seed)
     balance_counts = class_counts_after_balancing(mlp_pipeline, y_train)
     log(f"balancing ({options.balance}) on the training rows: {balance_counts}")
     features = list(mlp_pipeline["select"].get_feature_names_out())
@@ -291,11 +312,28 @@ def fit_kidney(folder: Path, options: KidneyOptions, log=print,
         "split": {"train_rows": len(x_train), "test_rows": len(x_test), "folds": options.folds,
                   "cv_rows": len(x_cv), "cv_sampled": sampled, "max_rows": options.max_rows},
         "training": training_record(mlp_pipeline["model"], options),
+        "permutation_importance": {
+            "metric": "roc_auc", "rows": min(len(x_test), IMPORTANCE_ROWS),
+            "repeats": IMPORTANCE_REPEATS,
+            "drop": importance},
+        "calibration": {
+            "method": "temperature scaling, fitted on the MLP's out-of-fold logits (never on "
+                      "the test rows); kept only if it lowers the out-of-fold Brier score",
+            "rows": len(y_cv), "bins": BINS, "mlp": calibration,
+            **{name: {"out_of_fold": calibration_figures(y_cv, outputs["p"])}
+               for name, outputs in out_of_fold.items() if name != "mlp"}},
         "seconds_per_step": seconds,  # the steps before writing; the log adds "write"
     }
     with timed(seconds, "write", watch):
         write_kidney_folder(folder, mlp_pipeline, x_train, x_test, y_test, probabilities,
                             ranking, metrics)
+        plot_importance(folder / "permutation_importance.png", importance, "ROC AUC")
+        plot_reliability(folder / "calibration.png", y_cv, {
+            MODEL_LABELS["mlp"]: expit(out_of_fold["mlp"]["logit"]),
+            f"MLP, temperature {calibration['temperature_fitted']:.2f}": expit(
+                out_of_fold["mlp"]["logit"] / calibration["temperature_fitted"]),
+            **{MODEL_LABELS[name]: outputs["p"]
+               for name, outputs in out_of_fold.items() if name != "mlp"}})
     return metrics
 
 
@@ -319,6 +357,7 @@ def class_names(counts: Counter) -> dict[str, int]:
 def training_record(classifier: MLPClassifier, options: KidneyOptions) -> dict:
     history = classifier.history_
     return {"seed": options.seed, **history.record(),
+            "temperature": classifier.temperature,  # divides the final logit: calibration
             "architecture": classifier.model_.config()}
 
 
@@ -377,14 +416,49 @@ def write_kidney_folder(folder: Path, mlp_pipeline, x_train, x_test, y_test, pro
     artifacts.write_json(folder / artifacts.SCHEMA, kidney_schema(metrics["features"], train_rows))
     artifacts.write_json(folder / artifacts.METRICS, metrics)
     ranking.to_csv(folder / "feature_ranking.csv", index=False)
-    labels = {"mlp": "MLP (PyTorch)", "logistic_regression": "logistic regression",
-              "random_forest": "random forest"}
-    plot_roc(folder / "roc.png", y_test, {labels[k]: p for k, p in probabilities.items()})
+    plot_roc(folder / "roc.png", y_test, {MODEL_LABELS[k]: p for k, p in probabilities.items()})
     plot_confusion(folder / "confusion_matrix.png", y_test,
                    (probabilities["mlp"] >= THRESHOLD).astype(int), list(CLASSES))
     history = classifier.history_
     plot_training_curves(folder / "training_curves.png", history.train_loss, history.val_loss,
                          history.best_epoch)
+
+
+def permutation_importance_of_fields(pipeline, x_test: pd.DataFrame, y_test: np.ndarray,
+                                     seed: int) -> dict[str, dict[str, float]]:
+    """For each field the model takes, how much the test ROC AUC drops when that field is
+    shuffled across the test patients (mean and spread over IMPORTANCE_REPEATS shuffles).
+
+    A field's one-hot columns move together, so a shuffled patient still has one choice:
+    sklearn's permutation_importance shuffles single columns, which would make rows with two
+    choices or none, so the shuffle is done here on the model's own input rows."""
+    if len(x_test) > IMPORTANCE_ROWS:  # a big table: a stratified sample of its test rows
+        x_test, _, y_test, _ = train_test_split(x_test, y_test, train_size=IMPORTANCE_ROWS,
+                                                stratify=y_test, random_state=seed)
+    rows = np.asarray(pipeline[:-1].transform(x_test), dtype=np.float32)
+    model, rng = pipeline["model"], np.random.default_rng(seed)
+    baseline = roc_auc_score(y_test, model.predict_proba(rows)[:, 1])
+    groups: dict[str, list[int]] = {}
+    for i, name in enumerate(pipeline["select"].get_feature_names_out()):
+        groups.setdefault(name if name in ATTRIBUTE_BY_NAME else name.split("_", 1)[0], []).append(i)
+    importance = {}
+    for field, columns in groups.items():
+        drops = []
+        for _ in range(IMPORTANCE_REPEATS):
+            shuffled = rows.copy()
+            shuffled[:, columns] = rows[rng.permutation(len(rows))][:, columns]
+            drops.append(baseline - roc_auc_score(y_test, model.predict_proba(shuffled)[:, 1]))
+        importance[field] = {"mean": float(np.mean(drops)), "std": float(np.std(drops))}
+    return importance
+
+
+def calibration_report(calibration: dict) -> str:
+    before, after = calibration["out_of_fold"], calibration["out_of_fold_calibrated"]
+    return (f"calibration (out-of-fold): Brier {before['brier']:.4f}, ECE {before['ece']:.4f}; "
+            f"temperature {calibration['temperature_fitted']:.3f} gives Brier "
+            f"{after['brier']:.4f}, ECE {after['ece']:.4f}: "
+            + ("kept, baked into the model" if calibration["kept"]
+               else "not kept (no lower Brier score)"))
 
 
 def report(metrics: dict, out: Path) -> str:
