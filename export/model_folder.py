@@ -107,19 +107,19 @@ def export_folder(folder: Path, formats, log=print, trust_source: bool = False) 
     """Export into a copy of `folder` and verify it there; the copy replaces the folder only
     when both are done, so a failure or a kill leaves the previous folder as it was."""
     check_formats(formats)
-    if not Path(folder).is_dir():
-        raise UserError(f"{folder}: no such model folder. Train one first "
-                        "(`pocketml train kidney`) or export your own with --model.")
+    model = ModelFolder(folder, trust_source)  # read here, so a bad file is named where it is
     with replace_folder(folder, "DIR", keep_contents=True) as staging:
-        return bool(export_into(staging, formats, log, trust_source, shown=folder))
+        model.folder = staging  # what export writes goes into the copy
+        return bool(export_into(staging, formats, log, model=model, shown=folder))
 
 
 def export_into(folder: Path, formats, log=print, trust_source: bool = False,
-                shown: Path | None = None) -> Verification:
-    """Export and verify in `folder` itself; the caller makes that safe (replace_folder)."""
+                shown: Path | None = None, model: ModelFolder | None = None) -> Verification:
+    """Export and verify in `folder` itself; the caller makes that safe (replace_folder).
+    `model`: the folder's contents, when the caller has read them already."""
     shown = Path(shown or folder)
     started = time.perf_counter()
-    model = ModelFolder(folder, trust_source)
+    model = model or ModelFolder(folder, trust_source)
     log(f"exporting {shown} ({type(model.module).__name__}) to {', '.join(formats)}")
     results = export_formats(model.job(), model.folder, formats, log)
     artifacts.write_json(model.folder / EXPORTS, {r.format: {
