@@ -23,7 +23,7 @@ from pocketml.export.user_module import (load_user_module, parse_shape, run_on_e
                                          user_schema)
 from pocketml.folders import (MANIFEST, check_target, folder_lock, remove_leftovers,
                               replace_folder)
-from pocketml.manifest import check_manifest, write_manifest
+from pocketml.manifest import PROVENANCE, check_manifest, write_manifest
 from pocketml.pocketapp.schema import schema_problems
 from pocketml.pocketapp.signature import SIGNATURE
 from pocketml.train import artifacts
@@ -223,7 +223,7 @@ def bundle_folder(folder: Path, to: Path, log=print, sign: Path | None = None,
                 shutil.copyfile(folder / name, staging / name)
             write_golden(folder, staging / GOLDEN)  # the app's on-device parity check
             write_manifest(staging, [staging / name for name in (*BUNDLE_FILES, GOLDEN)],
-                           {"seed": manifest.get("seed"), "data_sha256": manifest.get("data_sha256")})
+                           {key: manifest.get(key) for key in PROVENANCE})
             signer = sign_manifest(staging, key) if key is not None else None
     sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB"
                       for n in (*BUNDLE_FILES, GOLDEN))

@@ -37,9 +37,10 @@ def cmd_train_kidney(args) -> int:
 
 
 def training_config(base, args):
-    """A model's own training settings with the command line's device, seed and progress."""
-    return dataclasses.replace(base, device=args.device, seed=args.seed,
-                               progress=not args.no_progress)
+    """A model's own training settings with the command line's optimizer, device, seed and
+    progress."""
+    return dataclasses.replace(base, optimizer=args.optimizer, device=args.device,
+                               seed=args.seed, progress=not args.no_progress)
 
 
 def train_digits_model(out: Path, args, data_dir: Path | None = None, finish=None) -> None:
@@ -50,9 +51,10 @@ def train_digits_model(out: Path, args, data_dir: Path | None = None, finish=Non
 
 def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots",
                          finish=None) -> None:
-    from pocketml.train.sequence.train import SEQUENCE_TRAINING, train_sequence
+    from pocketml.train.sequence.train import sequence_training, train_sequence
 
-    train_sequence(out, cell, series, training_config(SEQUENCE_TRAINING, args), finish=finish)
+    train_sequence(out, cell, series, training_config(sequence_training(cell), args),
+                   finish=finish)
 
 
 def train_kidney_model(out: Path, args, finish=None, **pipeline_options) -> None:
@@ -61,7 +63,7 @@ def train_kidney_model(out: Path, args, finish=None, **pipeline_options) -> None
     from pocketml.train.kidney.train import KidneyOptions, train_kidney
 
     train_kidney(KidneyOptions(out=out, data=args.data, download=args.download,
-                               device=args.device, seed=args.seed,
+                               optimizer=args.optimizer, device=args.device, seed=args.seed,
                                progress=not args.no_progress, **pipeline_options), finish=finish)
 
 
@@ -159,7 +161,7 @@ def cmd_all(args) -> int:
     from pocketml.train.loop import check_run_options
 
     names = parse_models(args.models)
-    check_run_options(args.device, args.seed)
+    check_run_options(args.device, args.seed, args.optimizer)
     app_model = app_model_folder(args) if "kidney" in names else None
     for name in names:  # refuse a bad target before the first model is trained
         check_target(args.artifacts / name, "--artifacts")
@@ -195,6 +197,26 @@ def app_model_folder(args) -> Path:
     return args.app_model or app_bundle()
 
 
+def cmd_compare_optimizers(args) -> int:
+    from pocketml.train.compare import compare_optimizers
+
+    chosen = {"optimizers": comma_list(args.optimizers, str, "--optimizers")} \
+        if args.optimizers else {}  # else all of them
+    compare_optimizers(args.model, args.out, seeds=comma_list(args.seeds, int, "--seeds"),
+                       device=args.device, progress=not args.no_progress, epochs=args.epochs,
+                       **chosen)
+    return 0
+
+
+def comma_list(text: str, kind: type, option: str) -> list:
+    try:
+        return [kind(item.strip()) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise UserError(f"{option} {text!r}: give comma-separated "
+                        f"{'integers' if kind is int else 'names'}, e.g. "
+                        f"{'0,1,2' if kind is int else 'sgd,rmsprop,adam'}.") from None
+
+
 def cmd_app(args) -> int:
     from pocketml.app_launcher import run_app
 
@@ -212,7 +234,14 @@ def add_common_training(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="cuda (mixed precision) when available with auto")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--optimizer", default="adamw", help=OPTIMIZER_HELP)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+# The names are train/loop.py's OPTIMIZERS (a test checks): importing it here would load
+# PyTorch for `pocketml --help`.
+OPTIMIZER_HELP = ("sgd, momentum, rmsprop, adagrad, adam or adamw (default), each at the "
+                  "learning rate chosen for this model (see README)")
 
 
 def add_data_source(parser: argparse.ArgumentParser) -> None:
@@ -353,6 +382,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_source(everything)
     add_common_training(everything)
     everything.set_defaults(handler=cmd_all)
+
+    compare = commands.add_parser(
+        "compare-optimizers", help="train one model with each optimizer, seed for seed: "
+                                   "validation loss plot and table")
+    compare.add_argument("model", help="kidney, digits, rnn or lstm")
+    compare.add_argument("--optimizers", help="comma-separated (default all six)")
+    compare.add_argument("--seeds", default="0,1,2",
+                         help="comma-separated; figures are means and standard deviations "
+                              "over them (default 0,1,2)")
+    compare.add_argument("--epochs", type=int, help="cap each training (default: the model's own)")
+    compare.add_argument("--out", type=Path,
+                         help="folder to write (default artifacts/compare-<model>)")
+    compare.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    compare.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    compare.set_defaults(handler=cmd_compare_optimizers)
 
     app = commands.add_parser("app", help="run the Kivy app on this desktop")
     app.add_argument("--bundle", type=Path, help="model bundle (default mobile_app/model)")

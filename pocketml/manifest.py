@@ -1,8 +1,8 @@
 """manifest.json: every file of a folder pocketml wrote, with its sha256 and size, the library
-versions that made them, the seed and the data's checksum. It is also how pocketml recognises
-its own folders (pocketml/folders.py). Verification starts here, so a changed, missing or extra
-model file, a name that points outside the folder, or a symbolic link is refused before
-anything reads or runs it."""
+versions that made them, the seed, the optimizer and the data's checksum. It is also how
+pocketml recognises its own folders (pocketml/folders.py). Verification starts here, so a
+changed, missing or extra model file, a name that points outside the folder, or a symbolic
+link is refused before anything reads or runs it."""
 
 from __future__ import annotations
 
@@ -44,15 +44,20 @@ def listed_files(folder: Path) -> list[Path]:
                   and not p.name.startswith("."))
 
 
+PROVENANCE = ("seed", "optimizer", "data_sha256")  # the manifest's keys from metrics.json
+
+
 def provenance_of(folder: Path) -> dict:
-    """The seed and the data checksum a trained folder's metrics.json records (None if none)."""
+    """The seed, the optimizer (name, learning rate, settings) and the data checksum a
+    trained folder's metrics.json records (None where it records none)."""
     try:
         metrics = json.loads((Path(folder) / METRICS).read_text())
     except (OSError, ValueError):
         metrics = {}
     metrics = metrics if isinstance(metrics, dict) else {}
     training, data = metrics.get("training"), metrics.get("data")
-    return {"seed": training.get("seed") if isinstance(training, dict) else None,
+    training = training if isinstance(training, dict) else {}
+    return {"seed": training.get("seed"), "optimizer": training.get("optimizer"),
             "data_sha256": data.get("sha256") if isinstance(data, dict) else None}
 
 

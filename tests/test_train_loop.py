@@ -105,7 +105,7 @@ def test_the_same_seed_trains_the_same_weights():
 def test_optimizers_come_from_one_table_with_their_fastest_path():
     parameters = list(logistic().parameters())
     optimizer = make_optimizer("adamw", parameters, lr=1e-3, weight_decay=0.0)
-    assert isinstance(optimizer, OPTIMIZERS["adamw"][0])
+    assert isinstance(optimizer, OPTIMIZERS["adamw"].cls)
     assert optimizer.defaults["fused"] is True  # one kernel for every parameter
     with pytest.raises(UserError, match="optimizer 'lbfgs'.*adamw"):
         make_optimizer("lbfgs", parameters, lr=1e-3, weight_decay=0.0)

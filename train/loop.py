@@ -15,9 +15,10 @@ import copy
 import inspect
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -26,10 +27,35 @@ from tqdm.auto import tqdm
 
 from pocketml.errors import UserError
 
-# The one table of optimizers: name -> (class, its own settings). The loop adds the learning
-# rate, the weight decay and the fastest implementation PyTorch has (see make_optimizer).
-OPTIMIZERS: dict[str, tuple[type[torch.optim.Optimizer], dict]] = {
-    "adamw": (torch.optim.AdamW, {}),
+
+class Optimizer(NamedTuple):
+    """A row of OPTIMIZERS: the class, its own settings, and its learning rate (a model's
+    TrainConfig.learning_rates may set another for that model)."""
+    cls: type[torch.optim.Optimizer]
+    settings: dict
+    lr: float
+
+
+# The one table of optimizers, the lecture's five and AdamW. The loop adds the learning rate,
+# the weight decay and the fastest implementation PyTorch has (see make_optimizer). The rates
+# are the kidney MLP's, from benchmarks/sweep_learning_rates.py (1e-4 to 1, judged by the
+# cross-validated Brier score, never a test row); a model whose rates differ (the sequence
+# models, whose loss is in the series' units) keeps its own in TrainConfig.learning_rates.
+OPTIMIZERS: dict[str, Optimizer] = {
+    # The lecture's "gradient descent": the plain step -lr * gradient, one batch at a time.
+    "sgd": Optimizer(torch.optim.SGD, {}, 0.1),
+    # Heavy-ball momentum, v = 0.9 v + g, w -= lr v: the lecture's update. Nesterov's variant
+    # (the gradient taken after the look-ahead step) is another method the lecture does not
+    # teach.
+    "momentum": Optimizer(torch.optim.SGD, {"momentum": 0.9}, 0.1),
+    # alpha 0.9: the decay of the squared-gradient average as Hinton's lecture (and Keras)
+    # define RMSProp; PyTorch's own default is 0.99.
+    "rmsprop": Optimizer(torch.optim.RMSprop, {"alpha": 0.9}, 1e-3),
+    "adagrad": Optimizer(torch.optim.Adagrad, {}, 0.1),
+    "adam": Optimizer(torch.optim.Adam, {}, 1e-3),
+    # The default: the rate the kidney and sequence models were tuned with, and the sweep's
+    # choice too.
+    "adamw": Optimizer(torch.optim.AdamW, {}, 3e-3),
 }
 
 
@@ -44,11 +70,19 @@ def resolve_device(requested: str = "auto") -> torch.device:
     return torch.device(requested)
 
 
-def check_run_options(device: str, seed: int) -> None:
-    """Refuse a bad --device or --seed before any data is read or anything is written."""
+def check_run_options(device: str, seed: int, optimizer: str = "adamw") -> None:
+    """Refuse a bad --device, --seed or --optimizer before any data is read or anything is
+    written."""
     if not 0 <= seed < 2**32:  # the range numpy's and PyTorch's generators accept
         raise UserError(f"--seed {seed}: use an integer from 0 to {2**32 - 1}.")
     resolve_device(device)
+    check_optimizer(optimizer)
+
+
+def check_optimizer(name: str) -> Optimizer:
+    if name not in OPTIMIZERS:
+        raise UserError(f"--optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}.")
+    return OPTIMIZERS[name]
 
 
 def seed_everything(seed: int) -> None:
@@ -73,9 +107,7 @@ def make_optimizer(name: str, parameters, lr: float, weight_decay: float) -> tor
     """The optimizer called `name`, with one fused kernel for all parameters where PyTorch has
     one (Adam, AdamW, SGD, Adagrad; CPU and CUDA), else its multi-tensor (foreach) path: the
     default single-tensor path costs one small kernel per parameter per step."""
-    if name not in OPTIMIZERS:
-        raise UserError(f"optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}.")
-    cls, settings = OPTIMIZERS[name]
+    cls, settings, _ = check_optimizer(name)
     fastest = {"fused": True} if "fused" in inspect.signature(cls).parameters else {"foreach": True}
     return cls(parameters, lr=lr, weight_decay=weight_decay, **settings, **fastest)
 
@@ -87,9 +119,11 @@ class TrainConfig:
     batch_size: int = 32  # the smallest batch; it grows with the data ...
     max_steps_per_epoch: int = 256  # ... so that one pass takes this many steps at most ...
     max_batch_size: int = 1024  # ... until it reaches this size: enough steps remain to learn
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
     optimizer: str = "adamw"  # a name in OPTIMIZERS
+    lr: float | None = None  # None: the optimizer's rate for this model (see learning_rate)
+    # This model's rate per optimizer, where it differs from the one in OPTIMIZERS.
+    learning_rates: Mapping[str, float] = field(default_factory=dict)
+    weight_decay: float = 1e-4
     check_samples: int = 65_536  # validation after each pass, or after this many samples if fewer
     patience: int = 30  # validation checks without improvement before stopping
     device: str = "auto"
@@ -101,6 +135,17 @@ class TrainConfig:
     progress: bool = True
     description: str = "training"
     position: int = 0  # the progress bar's line: one per worker process training at once
+
+    def learning_rate(self) -> float:
+        if self.lr is not None:
+            return self.lr
+        return self.learning_rates.get(self.optimizer, check_optimizer(self.optimizer).lr)
+
+    def optimizer_record(self) -> dict:
+        """What metrics.json and the manifest say the model was trained with."""
+        cls, settings, _ = check_optimizer(self.optimizer)
+        return {"name": self.optimizer, "class": f"torch.optim.{cls.__name__}",
+                "lr": self.learning_rate(), "weight_decay": self.weight_decay, **settings}
 
     def batch_for(self, rows: int) -> int:
         grown = min(self.max_batch_size, math.ceil(rows / self.max_steps_per_epoch))
@@ -123,9 +168,11 @@ class History:
     samples_seen: int = 0
     samples_per_check: int = 0
     stopped_by: str = ""  # "patience", or the bound it reached: "epochs" or "max_samples"
+    optimizer: dict = field(default_factory=dict)  # TrainConfig.optimizer_record()
 
     def record(self) -> dict:
-        return {"device": self.device, "mixed_precision": self.mixed_precision,
+        return {"optimizer": self.optimizer, "device": self.device,
+                "mixed_precision": self.mixed_precision,
                 "batch_size": self.batch_size, "samples_seen": self.samples_seen,
                 "samples_per_check": self.samples_per_check, "checks": len(self.val_loss),
                 "best_check": self.best_epoch, "stopped_by": self.stopped_by}
@@ -155,12 +202,13 @@ def _train(model, loss_fn, train, val, config: TrainConfig, augment) -> History:
     x_val, y_val = (t.to(device) for t in val)
     rows = len(x_train)
     batch, budget = config.batch_for(rows), config.budget_for(rows)
-    optimizer = make_optimizer(config.optimizer, model.parameters(), config.lr,
+    optimizer = make_optimizer(config.optimizer, model.parameters(), config.learning_rate(),
                                config.weight_decay)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     generator = torch.Generator(device="cpu").manual_seed(config.seed)
     history = History(device=device.type, mixed_precision=amp, batch_size=batch,
-                      samples_per_check=min(rows, config.check_samples))
+                      samples_per_check=min(rows, config.check_samples),
+                      optimizer=config.optimizer_record())
     best_loss, best_state, stale = float("inf"), copy.deepcopy(model.state_dict()), 0
     # Summed on the device and read once per check: reading a loss every step waits for it.
     running_loss, running_rows = torch.zeros((), device=device), 0

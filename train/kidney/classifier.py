@@ -23,9 +23,10 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
     """
 
     def __init__(self, hidden=(32, 16), activation="relu", dropout=0.1, epochs=300,
-                 max_samples=3_000_000, batch_size=32, max_steps_per_epoch=16, lr=3e-3,
-                 weight_decay=1e-4, patience=30, validation_fraction=0.15, device="auto",
-                 seed=0, progress=False, description="MLP", position=0, temperature=1.0):
+                 max_samples=3_000_000, batch_size=32, max_steps_per_epoch=16,
+                 optimizer="adamw", lr=None, weight_decay=1e-4, patience=30,
+                 validation_fraction=0.15, device="auto", seed=0, progress=False,
+                 description="MLP", position=0, temperature=1.0):
         self.hidden = hidden
         self.activation = activation
         self.dropout = dropout
@@ -33,7 +34,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.max_samples = max_samples
         self.batch_size = batch_size
         self.max_steps_per_epoch = max_steps_per_epoch
-        self.lr = lr
+        self.optimizer = optimizer
+        self.lr = lr  # None: the optimizer's rate (TrainConfig.learning_rate)
         self.weight_decay = weight_decay
         self.patience = patience
         self.validation_fraction = validation_fraction
@@ -58,7 +60,8 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         self.model_.scale.fit(torch.from_numpy(x_fit))
         config = TrainConfig(epochs=self.epochs, max_samples=self.max_samples,
                              batch_size=self.batch_size,
-                             max_steps_per_epoch=self.max_steps_per_epoch, lr=self.lr,
+                             max_steps_per_epoch=self.max_steps_per_epoch,
+                             optimizer=self.optimizer, lr=self.lr,
                              weight_decay=self.weight_decay, patience=self.patience,
                              device=self.device, threads=1, seed=self.seed,
                              progress=self.progress, description=self.description,

@@ -73,6 +73,7 @@ class KidneyOptions:
     select: str = "mutual-info"
     k: int = 10
     device: str = "auto"
+    optimizer: str = "adamw"  # the MLP's, a name in train/loop.py's OPTIMIZERS
     seed: int = 0
     folds: int = 5
     max_rows: int = MAX_CV_ROWS  # cross-validation sample; the final models see every row
@@ -89,7 +90,8 @@ def split_train_test(frame: pd.DataFrame, options: KidneyOptions):
 def candidate_models(options: KidneyOptions, rows: int) -> dict:
     """The MLP and the two baselines, for a fit on `rows` rows."""
     return {
-        "mlp": MLPClassifier(device=options.device, seed=options.seed),
+        "mlp": MLPClassifier(device=options.device, optimizer=options.optimizer,
+                             seed=options.seed),
         "logistic_regression": make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000)),
         # Trees on every core (threads; the same forest as on one): 300 trees are 40 % of
         # the CPU time of `pocketml train kidney` on the real data.
@@ -109,7 +111,7 @@ def check_options(options: KidneyOptions) -> None:
     if options.features == "auto" and not 1 <= options.k <= ENCODED_COLUMNS:
         raise UserError(f"--k {options.k}: choose 1 to {ENCODED_COLUMNS}, the number of "
                         "encoded features.")
-    check_run_options(options.device, options.seed)
+    check_run_options(options.device, options.seed, options.optimizer)
 
 
 def check_classes(labels: np.ndarray, folds: int, where: str, fix: str,

@@ -6,6 +6,7 @@ next to the naive forecast (the last value seen) that a useful model has to beat
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,9 +28,23 @@ from pocketml.train.sequence.model import SequenceRNN
 from pocketml.train.sequence.data import (Series, Windows, chronological_split, load_series,
                                           naive_forecast, rmse, training_values)
 
-SEQUENCE_TRAINING = TrainConfig(epochs=300, batch_size=32, lr=3e-3, weight_decay=1e-4,
-                                patience=30, description="sequence")
+SEQUENCE_TRAINING = TrainConfig(epochs=300, batch_size=32, weight_decay=1e-4, patience=30,
+                                description="sequence")
+# The loss is the squared error in the series' own units (sunspots: hundreds), so the
+# gradients are thousands of times those of the kidney MLP's log loss: plain SGD at its rate
+# diverges. Each rate is benchmarks/sweep_learning_rates.py's choice by validation loss
+# (seed 0, 1e-4 to 1); AdamW, the default, keeps the rate these models were tuned with (the
+# sweep would take 0.01 for both).
+LEARNING_RATES = {
+    "rnn": {"sgd": 1e-4, "momentum": 1e-4, "rmsprop": 3e-3, "adagrad": 3e-2, "adam": 3e-3},
+    "lstm": {"sgd": 1e-4, "momentum": 1e-4, "rmsprop": 3e-2, "adagrad": 0.1, "adam": 1e-2},
+}
 HIDDEN_SIZE = 32
+
+
+def sequence_training(cell: str) -> TrainConfig:
+    """The training settings of an RNN or LSTM (`cell`) on a series."""
+    return dataclasses.replace(SEQUENCE_TRAINING, learning_rates=LEARNING_RATES[cell])
 
 
 def tensors(windows: Windows) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,7 +66,8 @@ def fit_sequence(series: Series, cell: str, config: TrainConfig
         "test": {"rmse": rmse(predicted, test.y), "naive_rmse": rmse(naive_forecast(test), test.y),
                  "mae": float(np.mean(np.abs(predicted - test.y))), "windows": len(test.y)},
         "split": {part: len(w.y) for part, w in parts.items()},
-        "training": {"seed": config.seed, "device": history.device,
+        "training": {"seed": config.seed, "optimizer": history.optimizer,
+                     "device": history.device,
                      "mixed_precision": history.mixed_precision,
                      "epochs_run": len(history.train_loss), "best_epoch": history.best_epoch,
                      "architecture": model.config()},
@@ -95,11 +111,13 @@ def plot_forecast(path: Path, test: Windows, predicted: np.ndarray, title: str) 
 
 
 def train_sequence(out: Path, cell: str = "lstm", series: str = "sunspots",
-                   config: TrainConfig = SEQUENCE_TRAINING, log=print,
+                   config: TrainConfig | None = None, log=print,
                    finish: Callable[[Path], None] | None = None) -> dict:
-    """Train and write the folder `out`, replaced whole on success (`finish`: see train_kidney)."""
+    """Train and write the folder `out`, replaced whole on success (`finish`: see train_kidney;
+    `config`: sequence_training(cell) when None)."""
     started = time.perf_counter()
-    check_run_options(config.device, config.seed)
+    config = sequence_training(cell) if config is None else config
+    check_run_options(config.device, config.seed, config.optimizer)
     with replace_folder(out, "--out", finish=finish) as folder:
         data = load_series(series)
         model, history, parts, predicted, metrics = fit_sequence(data, cell, config)
