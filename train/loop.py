@@ -53,8 +53,8 @@ OPTIMIZERS: dict[str, Optimizer] = {
     "rmsprop": Optimizer(torch.optim.RMSprop, {"alpha": 0.9}, 1e-3),
     "adagrad": Optimizer(torch.optim.Adagrad, {}, 0.1),
     "adam": Optimizer(torch.optim.Adam, {}, 1e-3),
-    # The default: the rate the kidney and sequence models were tuned with, and the sweep's
-    # choice too.
+    # The default: the rate the kidney and sequence models were tuned with, and the kidney
+    # sweep's choice too.
     "adamw": Optimizer(torch.optim.AdamW, {}, 3e-3),
 }
 
