@@ -3,7 +3,6 @@ by `pocketml train` (weights + schema + test set) or one made from a user's own 
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import time
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ from pocketml.export.user_module import (load_user_module, parse_shape, run_on_e
                                          user_schema)
 from pocketml.folders import (MANIFEST, check_target, folder_lock, remove_leftovers,
                               replace_folder)
-from pocketml.manifest import PROVENANCE, check_manifest, write_manifest
+from pocketml.manifest import PROVENANCE, check_manifest, sha256_file, write_manifest
 from pocketml.pocketapp.schema import schema_problems
 from pocketml.pocketapp.signature import SIGNATURE
 from pocketml.train import artifacts
@@ -144,8 +143,8 @@ def verify_folder(folder: Path, log=print, trust_source: bool = False) -> bool:
 def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
                 trust_source: bool = False, shown: Path | None = None) -> Verification:
     shown = Path(shown or folder)
-    manifest_bytes = (Path(folder) / MANIFEST).read_bytes() if (Path(folder) / MANIFEST).is_file() else b""
     check_manifest(folder)
+    checked = sha256_file(Path(folder) / MANIFEST)
     log(f"manifest: every file of {shown} matches {MANIFEST}")
     model = model or ModelFolder(folder, trust_source)
     files = exported_files(model.folder)
@@ -161,7 +160,7 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     failed = [f"{r.format} on {r.runtime}" for r in results if not r.passed]
     log(f"parity: {'PASSED' if document['passed'] else 'FAILED: ' + ', '.join(failed)} "
         f"(parity.json, parity.md in {shown})")
-    return Verification(document, hashlib.sha256(manifest_bytes).hexdigest())
+    return Verification(document, checked)
 
 
 def exported_files(folder: Path) -> dict[str, Path | None]:
@@ -211,8 +210,7 @@ def bundle_folder(folder: Path, to: Path, log=print, sign: Path | None = None,
         missing = [name for name in BUNDLE_FILES if name not in manifest["files"]]
         if missing:
             raise UserError(f"{folder} lacks {', '.join(missing)}; run `pocketml export {folder}`.")
-        current = hashlib.sha256((folder / MANIFEST).read_bytes()).hexdigest()
-        if verification is None or verification.manifest_sha256 != current:
+        if verification is None or verification.manifest_sha256 != sha256_file(folder / MANIFEST):
             log(f"verifying {folder} before bundling it")
             verification = verify_into(folder, log)
         if not verification:
