@@ -177,6 +177,12 @@ class History:
                 "samples_per_check": self.samples_per_check, "checks": len(self.val_loss),
                 "best_check": self.best_epoch, "stopped_by": self.stopped_by}
 
+    def epoch_record(self, seed: int, architecture: dict) -> dict:
+        """metrics.json's "training" for the models trained pass by pass (digits, sequences)."""
+        return {"seed": seed, "optimizer": self.optimizer, "device": self.device,
+                "mixed_precision": self.mixed_precision, "epochs_run": len(self.train_loss),
+                "best_epoch": self.best_epoch, "architecture": architecture}
+
 
 def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
         train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor],

@@ -82,11 +82,7 @@ def fit_digits(digits: Digits, config: TrainConfig
                  "confusion_matrix": confusion_matrix(y_test, predicted).tolist(),
                  "digits": len(y_test)},
         "split": {"train": len(y_fit), "validation": len(y_val), "test": len(y_test)},
-        "training": {"seed": config.seed, "optimizer": history.optimizer,
-                     "device": history.device,
-                     "mixed_precision": history.mixed_precision,
-                     "epochs_run": len(history.train_loss), "best_epoch": history.best_epoch,
-                     "architecture": model.config()},
+        "training": history.epoch_record(config.seed, model.config()),
         "data": {"source": digits.source, "digits": len(digits.labels)},
     }
     return model, history, (x_test, y_test, predicted), metrics

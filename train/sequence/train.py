@@ -66,11 +66,7 @@ def fit_sequence(series: Series, cell: str, config: TrainConfig
         "test": {"rmse": rmse(predicted, test.y), "naive_rmse": rmse(naive_forecast(test), test.y),
                  "mae": float(np.mean(np.abs(predicted - test.y))), "windows": len(test.y)},
         "split": {part: len(w.y) for part, w in parts.items()},
-        "training": {"seed": config.seed, "optimizer": history.optimizer,
-                     "device": history.device,
-                     "mixed_precision": history.mixed_precision,
-                     "epochs_run": len(history.train_loss), "best_epoch": history.best_epoch,
-                     "architecture": model.config()},
+        "training": history.epoch_record(config.seed, model.config()),
         "data": {"series": series.name, "sequences": series.values.shape[0],
                  "steps": series.values.shape[1], "window": series.window, "unit": series.unit},
     }
