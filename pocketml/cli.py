@@ -110,9 +110,8 @@ def cmd_verify(args) -> int:
 
 
 def cmd_bundle(args) -> int:
-    from pocketml.export.model_folder import bundle_folder
-
     from pocketml.app_launcher import app_bundle
+    from pocketml.export.model_folder import bundle_folder
 
     bundle_folder(args.dir, args.to or app_bundle(), sign=args.sign)
     return 0
@@ -231,10 +230,14 @@ def cmd_apk(args) -> int:
 
 def add_common_training(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="model folder to write (default artifacts/<model>)")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="cuda (mixed precision) when available with auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--optimizer", default="adamw", help=OPTIMIZER_HELP)
+    add_device_and_progress(parser)
+
+
+def add_device_and_progress(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
+                        help="cuda (mixed precision) when available with auto")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
@@ -394,8 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--epochs", type=int, help="cap each training (default: the model's own)")
     compare.add_argument("--out", type=Path,
                          help="folder to write (default artifacts/compare-<model>)")
-    compare.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    compare.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_device_and_progress(compare)
     compare.set_defaults(handler=cmd_compare_optimizers)
 
     app = commands.add_parser("app", help="run the Kivy app on this desktop")

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import matplotlib
 
@@ -37,6 +38,7 @@ from pocketml.train.loop import OPTIMIZERS, History, check_run_options
 # optimizer, lr, epochs, seed, device, progress, description.
 Overrides = dict
 TABLE, RESULTS, PLOT = "comparison.md", "comparison.json", "validation_loss.png"
+T = TypeVar("T")
 
 
 @dataclass
@@ -60,7 +62,7 @@ class Model:
     prepare: Callable[[Callable[[str], None]], Callable[[Overrides], Trained]]
 
 
-def timed_fit(fit: Callable[[], tuple]) -> tuple[tuple, float]:
+def timed_fit(fit: Callable[[], T]) -> tuple[T, float]:
     started = time.perf_counter()
     result = fit()
     return result, round(time.perf_counter() - started, 2)
@@ -89,9 +91,9 @@ def prepare_kidney(log) -> Callable[[Overrides], Trained]:
 
         cv, _ = cross_validate_model(settings["description"], pipeline(), x_train, y_train,
                                      options)
-        final, seconds = timed_fit(lambda: (pipeline().fit(x_train, y_train),))
-        test = binary_metrics(y_test, final[0].predict_proba(x_test)[:, 1])
-        return Trained(final[0]["model"].history_,
+        final, seconds = timed_fit(lambda: pipeline().fit(x_train, y_train))
+        test = binary_metrics(y_test, final.predict_proba(x_test)[:, 1])
+        return Trained(final["model"].history_,
                        {"cv_brier": cv["brier"]["mean"], "cv_accuracy": cv["accuracy"]["mean"],
                         "cv_roc_auc": cv["roc_auc"]["mean"], "test_accuracy": test["accuracy"]},
                        seconds)
