@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from app_fixtures import APP, ROOT
-from pocketml import app_launcher, cli
+from pocketml import app_launcher, cli, commands
 from pocketml.errors import UserError
 
 
@@ -211,15 +211,15 @@ def test_all_app_and_apk_use_the_same_bundle_from_any_folder(monkeypatch, tmp_pa
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    written = cli.app_model_folder(cli.build_parser().parse_args(["all"]))
+    written = commands.app_model_folder(cli.build_parser().parse_args(["all"]))
     assert written == app_launcher.DEFAULT_BUNDLE == APP / "model" and written.is_absolute()
     bundle = tmp_path / "model"
     (bundle).mkdir()
     (bundle / "manifest.json").write_text("{}")
     monkeypatch.setattr(app_launcher, "DEFAULT_BUNDLE", bundle)
-    assert cli.app_model_folder(cli.build_parser().parse_args(["all"])) == bundle
+    assert commands.app_model_folder(cli.build_parser().parse_args(["all"])) == bundle
     assert cli.main(["app"]) == 0
     [(_, options)] = no_subprocess
     assert options["env"]["POCKETML_BUNDLE"] == str(bundle)
     chosen = cli.build_parser().parse_args(["all", "--app-model", "mine"])
-    assert cli.app_model_folder(chosen) == Path("mine")  # given: as the user wrote it
+    assert commands.app_model_folder(chosen) == Path("mine")  # given: as the user wrote it

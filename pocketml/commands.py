@@ -1,0 +1,225 @@
+"""What each `pocketml` subcommand does: one handler per command, given the parsed arguments.
+The work itself lives in train/, export/ and the app launcher; cli.py builds the parser."""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from pocketml.errors import UserError
+
+
+def cmd_data(args) -> int:
+    from pocketml.train.kidney.data import load_ckd
+    from pocketml.train.kidney.fetch import obtain_ckd
+
+    path, origin = (args.data, "--data") if args.data else obtain_ckd(args.download)
+    data = load_ckd(path)
+    print(f"data from {origin}\n  {data.describe()}")
+    return 0
+
+
+def cmd_train_kidney(args) -> int:
+    if args.k is not None and args.features != "auto":
+        raise UserError(f"--k {args.k} chooses how many features --features auto keeps; the "
+                        "lecture's 10 features (--features seed) are fixed. Add --features auto, "
+                        "or leave out --k.")
+    train_kidney_model(args.out or Path("artifacts/kidney"), args, balance=args.balance,
+                       features=args.features, select=args.select,
+                       k=10 if args.k is None else args.k, folds=args.folds,
+                       **({} if args.max_rows is None else {"max_rows": args.max_rows}))
+    return 0
+
+
+def training_config(base, args):
+    """A model's own training settings with the command line's optimizer, device, seed and
+    progress."""
+    return dataclasses.replace(base, optimizer=args.optimizer, device=args.device,
+                               seed=args.seed, progress=not args.no_progress)
+
+
+def train_digits_model(out: Path, args, data_dir: Path | None = None, finish=None) -> None:
+    from pocketml.train.digits.train import DIGITS_TRAINING, train_digits
+
+    train_digits(out, data_dir, training_config(DIGITS_TRAINING, args), finish=finish)
+
+
+def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots",
+                         finish=None) -> None:
+    from pocketml.train.sequence.train import sequence_training, train_sequence
+
+    train_sequence(out, cell, series, training_config(sequence_training(cell), args),
+                   finish=finish)
+
+
+def train_kidney_model(out: Path, args, finish=None, **pipeline_options) -> None:
+    """`pipeline_options`: balance, features, select, k, folds, max_rows (KidneyOptions'
+    defaults else)."""
+    from pocketml.train.kidney.train import KidneyOptions, train_kidney
+
+    train_kidney(KidneyOptions(out=out, data=args.data, download=args.download,
+                               optimizer=args.optimizer, device=args.device, seed=args.seed,
+                               progress=not args.no_progress, **pipeline_options), finish=finish)
+
+
+# `pocketml all --models`: each name trains into artifacts/<name>; `finish` runs on the new
+# folder before it replaces the old one.
+MODELS = {
+    "kidney": lambda out, args, finish: train_kidney_model(out, args, finish),
+    "digits": lambda out, args, finish: train_digits_model(out, args, finish=finish),
+    "rnn": lambda out, args, finish: train_sequence_model(out, args, "rnn", finish=finish),
+    "lstm": lambda out, args, finish: train_sequence_model(out, args, "lstm", finish=finish),
+}
+
+
+def cmd_train_digits(args) -> int:
+    train_digits_model(args.out or Path("artifacts/digits"), args, args.data)
+    return 0
+
+
+def cmd_train_sequence(args) -> int:
+    name = args.cell if args.series == "sunspots" else f"{args.cell}_{args.series}"
+    train_sequence_model(args.out or Path("artifacts") / name, args, args.cell, args.series)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from pocketml.export.model_folder import export_folder, export_user_module
+
+    formats = args.formats.split(",")
+    if args.model:
+        if not args.input_shape or not args.out:
+            raise UserError("--model needs --input-shape (one per input) and --out DIR.")
+        passed = export_user_module(args.model, args.input_shape, args.out, formats)
+    elif args.dir:
+        passed = export_folder(args.dir, formats, trust_source=args.trust_source)
+    else:
+        raise UserError("give a model folder (pocketml export artifacts/kidney) or --model.")
+    return 0 if passed else 1
+
+
+def cmd_verify(args) -> int:
+    from pocketml.export.model_folder import verify_folder
+
+    return 0 if verify_folder(args.dir, trust_source=args.trust_source) else 1
+
+
+def cmd_bundle(args) -> int:
+    from pocketml.app_launcher import app_bundle
+    from pocketml.export.model_folder import bundle_folder
+
+    bundle_folder(args.dir, args.to or app_bundle(), sign=args.sign)
+    return 0
+
+
+def cmd_keygen(args) -> int:
+    from pocketml.export.signing import generate_key_pair
+
+    generate_key_pair(args.key, None if args.no_app else args.app)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from pocketml.explain import explain_row
+
+    explain_row(args.dir, args.row, as_json=args.json)
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from pocketml.export.bench import bench_folder
+
+    if args.repeats < 10:
+        raise UserError(f"--repeats {args.repeats}: give at least 10 timed runs (default 2000).")
+    bench_folder(args.dir, repeats=args.repeats, trust_source=args.trust_source)
+    return 0
+
+
+def parse_models(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in MODELS]
+    if unknown or not names:
+        raise UserError(f"--models {text!r}: choose from {', '.join(MODELS)}, comma-separated.")
+    return list(dict.fromkeys(names))
+
+
+def cmd_all(args) -> int:
+    """Train, export and verify each model; bundle the kidney model into the app; summarise.
+
+    Each model folder is replaced once, trained, exported and verified, or not at all."""
+    from pocketml.export.formats import DEFAULT_FORMATS
+    from pocketml.export.model_folder import bundle_folder, export_into
+    from pocketml.export.summary import summary_markdown, summary_row
+    from pocketml.folders import check_target
+    from pocketml.train.artifacts import atomic_write_bytes
+    from pocketml.train.loop import check_run_options
+
+    names = parse_models(args.models)
+    check_run_options(args.device, args.seed, args.optimizer)
+    app_model = app_model_folder(args) if "kidney" in names else None
+    for name in names:  # refuse a bad target before the first model is trained
+        check_target(args.artifacts / name, "--artifacts")
+    if app_model is not None:
+        check_target(app_model, "--app-model")
+    rows, failed = [], []
+    for name in names:
+        started = time.perf_counter()
+        folder = args.artifacts / name
+        print(f"\n== {name}: train, export, verify ==")
+        verified = []
+        MODELS[name](folder, args, lambda staging, shown=folder: verified.append(
+            export_into(staging, DEFAULT_FORMATS, shown=shown)))
+        if not verified[0]:
+            failed.append(name)
+        elif name == "kidney":
+            bundle_folder(folder, app_model, verification=verified[0])
+        rows.append(summary_row(name, folder, time.perf_counter() - started))
+    table = summary_markdown(rows)
+    atomic_write_bytes(args.artifacts / "summary.md", table.encode())
+    print(f"\n{table}wrote {args.artifacts / 'summary.md'}")
+    if failed:
+        print(f"pocketml: parity FAILED for {', '.join(failed)}: see parity.md in "
+              f"{', '.join(str(args.artifacts / n) for n in failed)}", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def app_model_folder(args) -> Path:
+    """Where `pocketml all` bundles the kidney model: --app-model, else the folder `pocketml app`
+    and `pocketml apk` read, beside the package whatever the current folder."""
+    from pocketml.app_launcher import app_bundle
+
+    return args.app_model or app_bundle()
+
+
+def cmd_compare_optimizers(args) -> int:
+    from pocketml.train.compare import compare_optimizers
+
+    chosen = {"optimizers": comma_list(args.optimizers, str, "--optimizers")} \
+        if args.optimizers else {}  # else all of them
+    compare_optimizers(args.model, args.out, seeds=comma_list(args.seeds, int, "--seeds"),
+                       device=args.device, progress=not args.no_progress, epochs=args.epochs,
+                       **chosen)
+    return 0
+
+
+def comma_list(text: str, kind: type, option: str) -> list:
+    try:
+        return [kind(item.strip()) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise UserError(f"{option} {text!r}: give comma-separated "
+                        f"{'integers' if kind is int else 'names'}, e.g. "
+                        f"{'0,1,2' if kind is int else 'sgd,rmsprop,adam'}.") from None
+
+
+def cmd_app(args) -> int:
+    from pocketml.app_launcher import run_app
+
+    return run_app(args.bundle)
+
+
+def cmd_apk(args) -> int:
+    from pocketml.app_launcher import build_apk
+
+    return build_apk()
