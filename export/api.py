@@ -20,7 +20,8 @@ from torch import nn
 from pocketml.export.exporter import ExportResult, export_formats
 from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
 from pocketml.export.job import ExportJob, InputSpec
-from pocketml.export.parity import InputSet, check_parity, input_sets, parity_document
+from pocketml.export.input_sets import InputSet, input_sets, random_budget
+from pocketml.export.parity import check_parity, parity_document
 from pocketml.export.runtimes import runtime_plan
 from pocketml.export.user_module import user_schema
 
@@ -35,21 +36,24 @@ def export_module(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], o
 
 
 def verify_module(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], out_dir,
-                  formats=DEFAULT_FORMATS, inputs: list | None = None, n_random: int = 1000,
+                  formats=DEFAULT_FORMATS, inputs: list | None = None, n_random: int | None = None,
                   input_ranges=None, dynamic_dims=None, log=print) -> dict:
     """Parity of every exported file in `out_dir` against `module`, in every runtime here.
 
     `inputs`: extra input batches (lists of arrays, one per model input) to check besides the
-    random ones. Returns the parity document (see parity.json).
+    random ones. `n_random`: how many random inputs; None sizes the set by a budget of memory
+    and PyTorch time (input_sets.random_budget). Returns the parity document (see parity.json).
     """
     specs = input_specs(example_inputs, input_ranges, dynamic_dims)
     files = {f: Path(out_dir) / FORMATS[f].filename for f in formats}
     files = {f: (p if p.is_file() else None) for f, p in files.items()}
-    sets = input_sets(None, [s.example() for s in specs], n_random=n_random)
+    examples = [s.example() for s in specs]
+    sets = input_sets(None, examples, n_random=random_budget(module.eval(), examples)
+                      if n_random is None else n_random)
     sets += [InputSet(f"given inputs {i}", list(batch)) for i, batch in enumerate(inputs or [])]
     runtimes, not_run = runtime_plan({f: p for f, p in files.items() if p is not None})
     return parity_document(check_parity(module, files, sets, user_schema(module, specs),
-                                        runtimes, log), not_run)
+                                        runtimes, log), not_run, sets)
 
 
 def input_specs(example_inputs, input_ranges=None, dynamic_dims=None) -> list[InputSpec]:

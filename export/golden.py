@@ -20,7 +20,8 @@ from torch import nn
 
 from pocketml.errors import UserError
 from pocketml.export.formats import FORMATS
-from pocketml.export.parity import input_sets, run_batches, torch_runner
+from pocketml.export.input_sets import input_sets
+from pocketml.export.parity import run_batches, torch_runner
 from pocketml.train import artifacts
 
 GOLDEN = "golden.json"

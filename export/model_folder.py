@@ -15,7 +15,8 @@ from pocketml.export.exporter import check_formats, export_formats, results_tabl
 from pocketml.export.formats import FORMATS
 from pocketml.export.golden import GOLDEN, write_golden
 from pocketml.export.job import ExportJob
-from pocketml.export.parity import check_parity, input_sets, parity_document, parity_markdown
+from pocketml.export.input_sets import input_sets, random_budget
+from pocketml.export.parity import check_parity, parity_document, parity_markdown
 from pocketml.export.runtimes import runtime_plan
 from pocketml.export.signing import load_private_key, sign_manifest
 from pocketml.export.user_module import (load_user_module, parse_shape, run_on_examples,
@@ -152,9 +153,10 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     for fmt, missing in not_run.items():
         for runtime, how in missing.items():
             log(f"  {fmt}: not checked on {runtime}, which is not available here ({how})")
-    sets = input_sets(model.schema, model.example, model.test_set)
+    sets = input_sets(model.schema, model.example, model.test_set,
+                      random_budget(model.module, model.example))
     results = check_parity(model.module, files, sets, model.schema, runtimes, log)
-    document = parity_document(results, not_run)
+    document = parity_document(results, not_run, sets)
     artifacts.write_json(model.folder / "parity.json", document)
     artifacts.atomic_write_bytes(model.folder / "parity.md", parity_markdown(document).encode())
     failed = [f"{r.format} on {r.runtime}" for r in results if not r.passed]

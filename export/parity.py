@@ -1,17 +1,14 @@
-"""The proof: feed the same inputs to PyTorch and to every exported file in every runtime,
-compare output by output, and judge each format against its tolerance.
+"""The proof: feed the same inputs (input_sets) to PyTorch and to every exported file in every
+runtime, compare output by output, and judge each format against its tolerance.
 
-Input sets, from the schema: the held-out test set (at batch 1 and 64), random inputs inside
-the plausible ranges with one-hot groups kept valid, and edge cases (every range bound crossed
-with every one-hot combination, or a random sample of those corners when there are more than
-MAX_EDGE_ROWS). A model without a schema gets random inputs of its shapes.
+PyTorch's outputs are computed once and kept; each runtime's outputs are compared chunk by
+chunk as they come and then dropped, so memory holds one runtime's chunk, not every runtime's
+outputs for every input.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,102 +18,18 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from torch import nn
 
 from pocketml.export.formats import FORMATS, Tolerance
-from pocketml.export.job import random_like
+from pocketml.export.input_sets import Inputs, InputSet
 from pocketml.export.runtimes import load_runner
 
-Inputs = list[np.ndarray]  # one batched float32 array per model input
-# 34 features make 2^14 range corners x 2^10 one-hot choices = 16.7 M edge rows (11 GB):
-# past this many corners, a random sample of them is checked instead.
-MAX_EDGE_ROWS = 4096
-# Row-by-row runs check the batch-1 path; the metrics come from the whole set at batch 64.
-MAX_BATCH_1_ROWS = 1000
 
-
-@dataclass
-class InputSet:
-    name: str
-    inputs: Inputs
-    batch_size: int = 64
-    labels: np.ndarray | None = None  # targets, for the model's own metric
-
-
-def input_sets(schema: dict | None, example_inputs: Sequence[torch.Tensor],
-               test_set: tuple[np.ndarray, np.ndarray] | None = None,
-               n_random: int = 10_000, seed: int = 0) -> list[InputSet]:
-    rng = np.random.default_rng(seed)
-    sets = []
-    if test_set is not None:
-        x, y = test_set
-        one = "test set, batch 1" + (f" (first {MAX_BATCH_1_ROWS} of {len(x)} rows)"
-                                     if len(x) > MAX_BATCH_1_ROWS else "")
-        sets += [InputSet("test set, batch 64", [x], 64, y),
-                 InputSet(one, [x[:MAX_BATCH_1_ROWS]], 1, y[:MAX_BATCH_1_ROWS])]
-    if schema and "columns" in schema:
-        sets += [InputSet(f"{n_random} random in range", [random_rows(schema, n_random, rng)]),
-                 edge_case_set(schema, rng)]
-    else:
-        ranges = (schema or {}).get("input", {}).get("range")
-        sets.append(InputSet(f"{n_random} random", [
-            random_like(t, n_random, rng, ranges) for t in example_inputs]))
-        if ranges:
-            low, high = ranges
-            sets.append(InputSet("edge cases", [np.stack([np.full(t.shape[1:], v, np.float32)
-                                                          for v in (low, (low + high) / 2, high)])
-                                                for t in example_inputs], 1))
-    return sets
-
-
-def random_rows(schema: dict, n: int, rng: np.random.Generator) -> np.ndarray:
-    columns = schema["columns"]
-    rows = np.zeros((n, len(columns)), np.float32)
-    for i, col in enumerate(columns):
-        if col["kind"] == "numeric":
-            rows[:, i] = rng.uniform(*col["range"], size=n)
-    for field_name, indices in one_hot_groups(columns).items():
-        chosen = rng.integers(len(indices), size=n)
-        rows[np.arange(n), np.asarray(indices)[chosen]] = 1.0
-    return rows
-
-
-def edge_case_set(schema: dict, rng: np.random.Generator) -> InputSet:
-    rows, corners = edge_rows(schema, rng)
-    sampled = f", {len(rows)} of {corners:,} corners sampled at random" if len(rows) < corners else ""
-    return InputSet(f"edge cases{sampled}", [rows])
-
-
-def edge_rows(schema: dict, rng: np.random.Generator,
-              limit: int = MAX_EDGE_ROWS) -> tuple[np.ndarray, int]:
-    """Rows at the corners (each numeric column at a range bound, one choice per one-hot group),
-    all of them or `limit` sampled at random; and how many corners there are in all."""
-    columns = schema["columns"]
-    numeric = [i for i, c in enumerate(columns) if c["kind"] == "numeric"]
-    groups = [np.asarray(g) for g in one_hot_groups(columns).values()]
-    sides = [2] * len(numeric) + [len(g) for g in groups]  # choices per numeric column / group
-    corners = math.prod(sides)
-    if corners <= limit:
-        picks = np.array(list(itertools.product(*map(range, sides))), dtype=np.int64)
-    else:
-        picks = np.unique(rng.integers(0, sides, size=(limit, len(sides))), axis=0)
-    picks = picks.reshape(-1, len(sides))
-    rows = np.zeros((len(picks), len(columns)), np.float32)
-    ranges = np.array([columns[i]["range"] for i in numeric], np.float32).reshape(-1, 2)
-    rows[:, numeric] = ranges[np.arange(len(numeric)), picks[:, :len(numeric)]]
-    for j, group in enumerate(groups):
-        rows[np.arange(len(picks)), group[picks[:, len(numeric) + j]]] = 1.0
-    return rows, corners
-
-
-def one_hot_groups(columns: list[dict]) -> dict[str, list[int]]:
-    groups: dict[str, list[int]] = {}
-    for i, col in enumerate(columns):
-        if col["kind"] == "one_hot":
-            groups.setdefault(col["field"], []).append(i)
-    return groups
+def run_chunks(run, inputs: Inputs, batch_size: int) -> Iterator[tuple[int, list[np.ndarray]]]:
+    """(first row, outputs) for each batch of `batch_size` rows."""
+    for start in range(0, len(inputs[0]), batch_size):
+        yield start, run([x[start:start + batch_size] for x in inputs])
 
 
 def run_batches(run, inputs: Inputs, batch_size: int) -> list[np.ndarray]:
-    chunks = [run([x[s:s + batch_size] for x in inputs])
-              for s in range(0, len(inputs[0]), batch_size)]
+    chunks = [outputs for _, outputs in run_chunks(run, inputs, batch_size)]
     return [np.concatenate(parts) for parts in zip(*chunks)]
 
 
@@ -200,23 +113,29 @@ def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
     worst_abs, worst_abs_at, agree, total, disagree_at = 0.0, "", 0, 0, ""
     span = 0.0
     for s in sets:
-        outputs = run_batches(run, s.inputs, s.batch_size)
-        for k, (got, want) in enumerate(zip(outputs, reference[s.name])):
-            diff = np.abs(got.astype(np.float64) - want)
-            span = max(span, float(want.max() - want.min()))
-            if diff.max() > worst_abs:
-                row = int(np.unravel_index(diff.argmax(), diff.shape)[0])
-                worst_abs, worst_abs_at = float(diff.max()), f"{s.name}, output {k}, row {row}"
-            result.max_rel_diff = max(result.max_rel_diff,
-                                      float((diff / (np.abs(want) + 1e-6)).max()))
-        got_labels, want_labels = labels_of(outputs[0], schema), labels_of(reference[s.name][0], schema)
-        if got_labels is not None:
-            same = got_labels == want_labels
-            agree, total = agree + int(same.sum()), total + len(same)
-            if not same.all() and not disagree_at:
-                disagree_at = f"{s.name}, row {int(np.argmin(same))}"
-        if s.labels is not None and s.batch_size != 1 and not result.metrics:
-            result.metrics = task_metrics(outputs[0], s.labels, schema)
+        wanted, firsts = reference[s.name], []
+        span = max([span] + [float(w.max() - w.min()) for w in wanted if w.size])
+        # The metrics need output 0 of the whole labelled set; nothing else is kept.
+        keep_first = s.labels is not None and s.batch_size != 1 and not result.metrics
+        for start, outputs in run_chunks(run, s.inputs, s.batch_size):
+            for k, (got, want) in enumerate(zip(outputs, wanted)):
+                want = want[start:start + len(got)]
+                diff = np.abs(got.astype(np.float64) - want)
+                if diff.max() > worst_abs:
+                    row = start + int(np.unravel_index(diff.argmax(), diff.shape)[0])
+                    worst_abs, worst_abs_at = float(diff.max()), f"{s.name}, output {k}, row {row}"
+                result.max_rel_diff = max(result.max_rel_diff,
+                                          float((diff / (np.abs(want) + 1e-6)).max()))
+            got_labels = labels_of(outputs[0], schema)
+            if got_labels is not None:
+                same = got_labels == labels_of(wanted[0][start:start + len(outputs[0])], schema)
+                agree, total = agree + int(same.sum()), total + len(same)
+                if not same.all() and not disagree_at:
+                    disagree_at = f"{s.name}, row {start + int(np.argmin(same))}"
+            if keep_first:
+                firsts.append(outputs[0])
+        if firsts:
+            result.metrics = task_metrics(np.concatenate(firsts), s.labels, schema)
     result.max_abs_diff = worst_abs
     where = f" [worst: {worst_abs_at}]" if worst_abs_at else ""
     if tolerance.max_abs_diff is not None:
@@ -263,6 +182,9 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
                             if labelled else {})
     log(f"  reference: PyTorch {torch.__version__}; inputs: "
         + "; ".join(f"{s.name} ({len(s.inputs[0])} rows)" for s in sets))
+    for s in sets:
+        if s.note:
+            log(f"  {s.note}")
     if reference["metrics"]:
         log("  PyTorch metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in reference["metrics"].items()))
     results = []
@@ -361,8 +283,10 @@ def lowering_line(lowering: dict) -> str:
 
 
 def parity_document(results: list[RuntimeResult],
-                    not_run: dict[str, dict[str, str]] | None = None) -> dict:
-    """`not_run`: per format, the runtimes that could not be used here and how to add them."""
+                    not_run: dict[str, dict[str, str]] | None = None,
+                    sets: list[InputSet] | None = None) -> dict:
+    """`not_run`: per format, the runtimes that could not be used here and how to add them;
+    `sets`: the inputs checked, named in the report with how they were chosen."""
     formats = {}
     for fmt in dict.fromkeys(r.format for r in results):
         runs = [r for r in results if r.format == fmt]
@@ -379,7 +303,9 @@ def parity_document(results: list[RuntimeResult],
             "not_run": (not_run or {}).get(fmt, {}),
         }
     return {"passed": all(f["passed"] for f in formats.values()) and bool(formats),
-            "formats": formats}
+            "formats": formats,
+            "inputs": [{"name": s.name, "rows": len(s.inputs[0]), "batch_size": s.batch_size,
+                        **({"note": s.note} if s.note else {})} for s in sets or []]}
 
 
 def parity_markdown(document: dict, reference_metrics: dict | None = None) -> str:
@@ -406,6 +332,10 @@ def parity_markdown(document: dict, reference_metrics: dict | None = None) -> st
                for runtime, how in entry.get("not_run", {}).items()]
     if not_run:
         lines += ["", "Not run here (runtime not available): " + "; ".join(not_run)]
+    if document.get("inputs"):
+        lines += ["", "Inputs: " + "; ".join(
+            f"{s['name']} ({s['rows']} rows at batch {s['batch_size']})" for s in document["inputs"])]
+        lines += [s["note"] + "." for s in document["inputs"] if s.get("note")]
     if reference_metrics:
         lines += ["", "PyTorch: " + ", ".join(f"{k} {v:.4f}" for k, v in reference_metrics.items())]
     lines += ["", f"Dimensions: checked by running a batch of {PROBE_BATCH} (and each declared "

@@ -16,8 +16,8 @@ from pocketml.errors import IntegrityError
 from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
 from pocketml.manifest import check_manifest, write_manifest
 from pocketml.export.model_folder import bundle_folder, export_folder, verify_folder
-from pocketml.export.parity import (MAX_BATCH_1_ROWS, MAX_EDGE_ROWS, edge_case_set, edge_rows,
-                                    input_sets, one_hot_groups)
+from pocketml.export.input_sets import (MAX_BATCH_1_ROWS, MAX_EDGE_ROWS, edge_case_set,
+                                        edge_rows, input_sets, one_hot_groups)
 from pocketml.export.runtimes import available_runtimes, load_runner, run_file
 from pocketml.train.artifacts import load_model, load_test_set, read_json, save_model
 
