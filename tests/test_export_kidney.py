@@ -73,6 +73,10 @@ def test_parity_passes_in_every_format_and_runtime(kidney_folder):
     assert int8["label_agreement"] >= 0.98
     assert abs(int8["metrics"]["roc_auc"] - reference_auc) <= 0.01
     assert "✓ pass" in (kidney_folder / "parity.md").read_text()
+    # Its rows are tiny, so the random set keeps its full strength under the budget.
+    random_set = next(s for s in parity["inputs"] if "random" in s["name"])
+    assert random_set["rows"] == 10_000
+    assert random_set["note"].startswith("10000 random inputs, chosen for a budget of 64 MB")
 
 
 def test_outputs_match_pytorch_on_the_test_set_in_each_runtime(kidney_folder):
