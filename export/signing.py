@@ -9,7 +9,8 @@ import os
 from pathlib import Path
 
 from pocketml.errors import UserError
-from pocketml.pocketapp.signature import ALGORITHM, SIGNATURE, TRUSTED_SIGNER, fingerprint
+from pocketml.pocketapp.signature import (ALGORITHM, PIN_MODULE, SIGNATURE, TRUSTED_SIGNER,
+                                          fingerprint, key_sha256)
 from pocketml.train.artifacts import atomic_write_bytes
 
 
@@ -18,13 +19,15 @@ def public_key_path(private_key: Path) -> Path:
 
 
 def generate_key_pair(private_key: Path, app_dir: Path | None, log=print) -> str:
-    """Write a new private key (mode 0600) and its public key beside it, and put the public
-    key into the app folder as the signer it trusts; the key's fingerprint."""
+    """Write a new private key (mode 0600) and its public key beside it, and build the public
+    key into the app folder as the signer it trusts (the .pem and its sha256 pinned in the
+    app's code); the key's fingerprint."""
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     private_key, public_key = Path(private_key), public_key_path(private_key)
-    targets = [private_key, public_key] + ([Path(app_dir) / TRUSTED_SIGNER] if app_dir else [])
+    targets = [private_key, public_key] + ([Path(app_dir) / TRUSTED_SIGNER, pin_module(app_dir)]
+                                           if app_dir else [])
     existing = [str(p) for p in targets if p.exists() or p.is_symlink()]
     if existing:
         raise UserError(f"{', '.join(existing)} already exist(s); pocketml never overwrites a "
@@ -41,12 +44,25 @@ def generate_key_pair(private_key: Path, app_dir: Path | None, log=print) -> str
     descriptor = os.open(private_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "wb") as handle:
         handle.write(private_pem)
-    for path in targets[1:]:
+    for path in targets[1:3]:
         atomic_write_bytes(path, public_pem)
+    if app_dir is not None:
+        atomic_write_bytes(pin_module(app_dir), pin_source(public_pem).encode())
     log(f"wrote {private_key} (private: keep it secret, never commit it) and {public_key}; "
         + (f"the app in {app_dir} now accepts only bundles signed by key "
            f"{fingerprint(public_pem)}" if app_dir else f"key {fingerprint(public_pem)}"))
     return fingerprint(public_pem)
+
+
+def pin_module(app_dir: Path) -> Path:
+    return Path(app_dir) / "pocketapp" / f"{PIN_MODULE}.py"
+
+
+def pin_source(public_pem: bytes) -> str:
+    """The app module that fixes which key the app trusts (pocketapp/signature.py reads it)."""
+    return (f'"""Written by `pocketml keygen --app`: this app build trusts only bundles signed by '
+            f'key {fingerprint(public_pem)},\nwhose {TRUSTED_SIGNER} must be beside main.py '
+            f'with exactly this sha256."""\n\nTRUSTED_KEY_SHA256 = "{key_sha256(public_pem)}"\n')
 
 
 def load_private_key(path: Path):

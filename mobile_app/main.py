@@ -17,7 +17,7 @@ from pocketapp.bundle import BundleError, open_bundle
 from pocketapp.explain import MODEL_NOT_MEDICAL, explain
 from pocketapp.form import ChoiceField
 from pocketapp.predictors import PLATFORM, load_predictor
-from pocketapp.signature import trusted_key
+from pocketapp.signature import SignatureError, trusted_key
 from pocketapp.safearea import safe_area
 from pocketapp.selfcheck import verify_on_device
 
@@ -107,16 +107,21 @@ class PocketMLApp(App):
         self.entries: dict[str, NumericEntry | ChoiceEntry] = {}
         self.bundle = self.predictor = self.verification = None
         self.contributions = []  # the last Submit's explanation
+        self.pad_by_safe_area()
+
+    def pad_by_safe_area(self, *_) -> None:
         insets = safe_area(PLATFORM)
         self.safe_top, self.safe_bottom = dp(insets.top), dp(insets.bottom)
 
     def build(self):
         Window.softinput_mode = "below_target"  # a phone's keyboard must not hide the field
+        if PLATFORM == "android":  # the window's insets are final once it is laid out
+            Window.bind(size=self.pad_by_safe_area, on_draw=self.pad_once_drawn)
         try:
-            bundle = open_bundle(self.bundle_dir, trusted_key(APP_DIR))
+            bundle = open_bundle(self.bundle_dir, trusted_key(APP_DIR, PLATFORM))
             predictor = load_predictor(bundle)
             self.verification = verify_on_device(bundle, predictor)
-        except BundleError as err:  # a failed self-check too: nothing may predict
+        except (BundleError, SignatureError) as err:  # a failed self-check too: no predictions
             Logger.error(f"pocketml: refused {self.bundle_dir}: {err}")
             return ErrorScreen(message=str(err))
         except Exception as err:  # a runtime that cannot load the file: show it, never crash
@@ -125,6 +130,10 @@ class PocketMLApp(App):
         Logger.info(f"pocketml: {self.verification.log_line}")
         self.bundle, self.predictor = bundle, predictor
         return self.build_form()
+
+    def pad_once_drawn(self, *_) -> None:
+        Window.unbind(on_draw=self.pad_once_drawn)
+        self.pad_by_safe_area()
 
     def build_form(self) -> FormScreen:
         form = self.bundle.form

@@ -223,14 +223,14 @@ def test_platform_detection(monkeypatch, environ, platform):
 
 def test_a_row_is_packed_as_float32_in_column_order():
     row = [1.02, 1.0, 135.0, 9.5, 1.0, 0.0, 0.0, 1.0, 1.0, 0.0]
-    codec = RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4)
+    codec = RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4, tensors=(1, 1))
     assert codec.pack(row) == np.array(row, np.float32).tobytes()
     assert codec.input_bytes == 40
     assert codec.unpack(struct.pack("=f", 0.25)) == 0.25
 
 
 def test_a_row_of_the_wrong_length_never_reaches_the_runtime():
-    codec = RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4)
+    codec = RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4, tensors=(1, 1))
     for row in ([1.0] * 9, [1.0] * 11):
         with pytest.raises(ValueError, match=f"a row of {len(row)} values for a model that "
                                              "takes 10"):
@@ -240,7 +240,7 @@ def test_a_row_of_the_wrong_length_never_reaches_the_runtime():
 @pytest.mark.parametrize("returned", [b"", b"\0\0\0", b"\0" * 8])
 def test_only_exactly_the_output_bytes_are_decoded(returned):
     with pytest.raises(ValueError, match=f"returned {len(returned)} output bytes, expected 4"):
-        RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4).unpack(returned)
+        RowCodec.check(10, FLOAT32, 10, FLOAT32, 1, 4, tensors=(1, 1)).unpack(returned)
 
 
 @pytest.mark.parametrize("tensors, message", [
@@ -251,7 +251,7 @@ def test_only_exactly_the_output_bytes_are_decoded(returned):
 ])
 def test_a_model_whose_tensors_do_not_fit_the_form_is_refused_at_load(tensors, message):
     with pytest.raises(ModelMismatch, match=message + ".*rebuild the bundle"):
-        RowCodec.check(10, *tensors)
+        RowCodec.check(10, *tensors, tensors=(1, 1))
 
 
 def test_a_model_with_another_number_of_inputs_is_refused_by_both_desktop_runtimes(

@@ -5,7 +5,7 @@ probability of the positive class for one row of raw feature values (floats, in 
 column order). One class per platform; the platform is detected once, when this module loads.
 
 What crosses into a runtime is decided in one place, `RowCodec`: at load it checks the model's
-tensors against the form (float32 in, one element per column; one float32 out), and per row it
+tensors against the form (one input tensor, float32, one element per column; one float32 out), and per row it
 packs the values and unpacks exactly the output's bytes. Every predictor goes through it, so the
 desktop tests run the same packing, size checks and decoding the phones run; only the Android
 (pyjnius) and iOS (pyobjus) bridge calls themselves cannot run here (mobile_app/README.md)."""
@@ -55,10 +55,17 @@ class RowCodec:
 
     @classmethod
     def check(cls, columns: int, input_type: str, input_elements: int, output_type: str,
-              output_elements: int, output_bytes: int) -> "RowCodec":
-        """The codec for a model whose tensors are these; ModelMismatch naming what differs."""
+              output_elements: int, output_bytes: int, *, tensors: tuple[int, int]
+              ) -> "RowCodec":
+        """The codec for a model whose tensors are these (`tensors`: how many inputs and
+        outputs the model has; the first of each is described); ModelMismatch naming what
+        differs."""
         rebuild = ("model.tflite and schema.json do not belong together: rebuild the bundle "
                    "with `pocketml bundle`.")
+        if tuple(tensors) != (1, 1):  # a second input would run on whatever its buffer holds
+            raise ModelMismatch(f"model.tflite has {tensors[0]} input and {tensors[1]} output "
+                                f"tensor(s), but the form gives one row to one input and reads "
+                                f"one output. {rebuild}")
         if input_type != FLOAT32:
             raise ModelMismatch(f"model.tflite takes {input_type} input, but the form gives "
                                 f"{FLOAT32} values. {rebuild}")
@@ -109,13 +116,14 @@ class DesktopLiteRT(Predictor):
         self.np = np
         self.interpreter = interpreter
         interpreter.allocate_tensors()
-        self.input = interpreter.get_input_details()[0]
-        self.output = interpreter.get_output_details()[0]
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        self.input, self.output = inputs[0], outputs[0]
         kind = lambda tensor: np.dtype(tensor["dtype"]).name.upper()
         self.codec = RowCodec.check(
             columns, kind(self.input), element_count(self.input["shape"]), kind(self.output),
             element_count(self.output["shape"]),
-            interpreter.get_tensor(self.output["index"]).nbytes)
+            interpreter.get_tensor(self.output["index"]).nbytes,
+            tensors=(len(inputs), len(outputs)))
 
     @classmethod
     def load(cls, bundle) -> "DesktopLiteRT":
@@ -142,13 +150,15 @@ class DesktopOnnx(Predictor):
 
         self.np = np
         self.session = session
-        [given], [output] = session.get_inputs(), session.get_outputs()
+        inputs, outputs = session.get_inputs(), session.get_outputs()
+        given, output = inputs[0], outputs[0]
         self.input_name = given.name
         per_row = lambda shape: element_count(shape[1:])  # the batch axis is symbolic
         out_type = self.ONNX_TYPES.get(output.type, output.type)
         self.codec = RowCodec.check(columns, self.ONNX_TYPES.get(given.type, given.type),
                                     per_row(given.shape), out_type, per_row(output.shape),
-                                    per_row(output.shape) * FLOAT_BYTES)
+                                    per_row(output.shape) * FLOAT_BYTES,
+                                    tensors=(len(inputs), len(outputs)))
 
     @classmethod
     def load(cls, bundle) -> "DesktopOnnx":
@@ -186,7 +196,9 @@ class AndroidLiteRT(Predictor):
         given, output = self.interpreter.getInputTensor(0), self.interpreter.getOutputTensor(0)
         self.codec = RowCodec.check(bundle.form.n_columns, given.dataType().name(),
                                     given.numElements(), output.dataType().name(),
-                                    output.numElements(), output.numBytes())
+                                    output.numElements(), output.numBytes(),
+                                    tensors=(self.interpreter.getInputTensorCount(),
+                                             self.interpreter.getOutputTensorCount()))
         self.input = ByteBuffer.allocateDirect(given.numBytes()).order(order)
         self.output = ByteBuffer.allocateDirect(output.numBytes()).order(order)
         return self
@@ -232,7 +244,9 @@ class IOSTFLite(Predictor):
         n_out = element_count(self.shape(self.output))
         self.codec = RowCodec.check(bundle.form.n_columns, kind(self.input),
                                     element_count(self.shape(self.input)), kind(self.output),
-                                    n_out, n_out * FLOAT_BYTES)
+                                    n_out, n_out * FLOAT_BYTES,
+                                    tensors=(interpreter.inputTensorCount,
+                                             interpreter.outputTensorCount))
         return self
 
     @staticmethod
