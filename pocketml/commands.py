@@ -222,4 +222,4 @@ def cmd_app(args) -> int:
 def cmd_apk(args) -> int:
     from pocketml.app_launcher import build_apk
 
-    return build_apk()
+    return build_apk(release=args.release)

@@ -1,6 +1,6 @@
-"""Packaging: buildozer.spec as buildozer itself reads it, the iOS Podfile and build steps, the
-APK workflow, and the launcher functions behind the CLI (run the app, build the APK or say why
-not, and where the app's bundle lives)."""
+"""Packaging: buildozer.spec as buildozer itself reads it, the iOS Podfile and build steps, and
+the launcher functions behind the CLI (run the app, build the debug or release APK or say why
+not, and where the app's bundle lives). The hosted workflow: tests/test_workflows.py."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_buildozer_spec_packages_the_bundle_and_the_runtime(spec):
         spec.getlist("app", "source.include_exts"))
     dependencies = spec.getlist("app", "android.gradle_dependencies")
     assert any(d.startswith("com.google.ai.edge.litert:litert:") for d in dependencies)
-    assert spec.getlist("app", "android.archs") == ["arm64-v8a", "armeabi-v7a"]
+    assert spec.getlist("app", "android.archs") == ["arm64-v8a", "armeabi-v7a", "x86_64"]
     assert int(spec.getdefault("app", "android.minapi")) >= 21
 
 
@@ -82,44 +82,6 @@ def test_ios_steps_build_from_a_clean_copy_of_the_app():
     assert "`toolchain update` does not copy the app" in ios
 
 
-def test_apk_workflow_bundles_the_model_then_builds_and_uploads_the_apk():
-    import yaml
-
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "android-apk.yml").read_text())
-    steps = workflow["jobs"]["apk"]["steps"]
-    commands = [step.get("run", "") for step in steps]
-    uploads = [step for step in steps if step.get("uses", "").startswith("actions/upload-artifact")]
-    bundle = next(i for i, c in enumerate(commands) if "pocketml all" in c)
-    build = next(i for i, c in enumerate(commands) if "buildozer android debug" in c)
-    assert bundle < build < steps.index(uploads[0])
-    assert uploads[0]["with"]["path"].endswith(".apk")
-
-
-def test_apk_workflow_runs_on_every_change_the_apk_is_made_from():
-    import yaml
-
-    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "android-apk.yml").read_text())
-    paths = workflow[True]["push"]["paths"]  # YAML 1.1 reads the key `on` as True
-    for source in ("mobile_app/**", "train/**", "export/**", "pocketml/**", "pyproject.toml"):
-        assert source in paths
-
-
-def test_apk_workflow_keys_its_cache_on_the_pinned_p4a_release(spec, tmp_path):
-    import yaml
-
-    steps = yaml.safe_load((ROOT / ".github" / "workflows" / "android-apk.yml").read_text()
-                           )["jobs"]["apk"]["steps"]
-    [pin] = [step for step in steps if step.get("id") == "p4a"]
-    [cache] = [step for step in steps if step.get("uses", "").startswith("actions/cache")]
-    assert "${{ steps.p4a.outputs.branch }}" in cache["with"]["key"]
-    assert "${{ steps.p4a.outputs.branch }}" in cache["with"]["restore-keys"]
-    # the step's own shell line, run on this checkout, finds the release buildozer builds with
-    output = tmp_path / "github_output"
-    subprocess.run(["bash", "-c", pin["run"]], cwd=ROOT, check=True,
-                   env={**os.environ, "GITHUB_OUTPUT": str(output)})
-    assert output.read_text() == f"branch={spec.getdefault('app', 'p4a.branch')}\n"
-
-
 # --- the launcher -----------------------------------------------------------------------------
 
 @pytest.fixture
@@ -141,7 +103,7 @@ def test_build_apk_stops_before_any_download_and_says_what_is_missing(monkeypatc
     assert no_subprocess == []  # buildozer never started
     message = capsys.readouterr().err
     assert "the Android SDK and NDK" in message and "dl.google.com" in message
-    assert ".github/workflows/android-apk.yml" in message
+    assert app_launcher.WORKFLOW in message and (ROOT / app_launcher.WORKFLOW).is_file()
     assert "Traceback" not in message
 
 
@@ -184,6 +146,54 @@ def test_build_apk_runs_buildozer_in_the_app_folder_when_nothing_is_missing(
     assert app_launcher.build_apk() == 0
     [(command, options)] = no_subprocess
     assert command[1:] == ["android", "debug"] and options["cwd"] == APP
+
+
+@pytest.fixture
+def buildable(monkeypatch, tmp_path):
+    """A bundle, and a machine with every build tool: only the keystore can be missing."""
+    monkeypatch.setattr(app_launcher, "DEFAULT_BUNDLE", tmp_path)
+    (tmp_path / "manifest.json").write_text("{}")
+    monkeypatch.setattr(app_launcher, "missing_for_apk", lambda: [])
+    for name in app_launcher.RELEASE_KEYSTORE:
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_a_release_build_without_a_keystore_says_how_to_make_one(buildable, capsys,
+                                                                 no_subprocess, monkeypatch,
+                                                                 tmp_path):
+    assert cli.main(["apk", "--release"]) == 2
+    message = capsys.readouterr().err
+    assert all(name in message for name in app_launcher.RELEASE_KEYSTORE)
+    assert "keytool -genkeypair" in message and "cannot build the release APK" in message
+    monkeypatch.setenv("P4A_RELEASE_KEYSTORE", str(tmp_path / "absent.keystore"))
+    for name in app_launcher.RELEASE_KEYSTORE[1:]:
+        monkeypatch.setenv(name, "secret")
+    assert cli.main(["apk", "--release"]) == 2
+    assert "absent.keystore is not a file" in capsys.readouterr().err
+    assert no_subprocess == []  # buildozer never started
+
+
+def test_a_release_build_runs_buildozer_android_release(buildable, no_subprocess, monkeypatch,
+                                                        tmp_path):
+    keystore = tmp_path / "release.keystore"
+    keystore.write_bytes(b"keystore")
+    monkeypatch.setenv("P4A_RELEASE_KEYSTORE", str(keystore))
+    for name in app_launcher.RELEASE_KEYSTORE[1:]:
+        monkeypatch.setenv(name, "secret")
+    assert cli.main(["apk", "--release"]) == 0
+    [(command, options)] = no_subprocess
+    assert command[1:] == ["android", "release"] and options["cwd"] == APP
+
+
+def test_apk_names_every_tool_a_build_needs_and_no_rust(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # nothing on the PATH at all
+    monkeypatch.setattr(app_launcher, "buildozer_would_ask_about_root", lambda: False)
+    monkeypatch.setattr(app_launcher, "buildozer_command", lambda: None)
+    monkeypatch.setattr(app_launcher.importlib.util, "find_spec", lambda name: None)
+    missing = "\n".join(app_launcher.missing_for_apk())
+    for tool in app_launcher.BUILD_TOOLS + ("javac", "buildozer", "Cython"):
+        assert tool in missing, tool
+    assert "rust" not in missing.lower() and "cargo" not in missing
 
 
 def test_build_apk_without_a_bundle_is_a_user_error(monkeypatch, tmp_path, no_subprocess):
