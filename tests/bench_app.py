@@ -9,6 +9,8 @@ Prints
   * the self-check at start: reading golden.json and running every golden row through the
     predictor, first run (cold, as at a real start) and p50/p99 of the next --checks runs, in
     each desktop runtime (it must stay well under the 3 s start budget);
+  * the signature check a signed bundle adds to a start: ecdsa's pure-Python Ed25519 over the
+    bundle's manifest.json, first run (its import included) and p50 of --signatures runs;
   * start to a usable form: launching the real app (under Xvfb when there is no display) until
     its first frame with the form on screen, self-check included, median of --starts launches
     (target <= 3 s)."""
@@ -36,6 +38,7 @@ from pocketapp.explain import explain  # noqa: E402
 from pocketapp.form import ChoiceField  # noqa: E402
 from pocketapp.predictors import DesktopLiteRT, DesktopOnnx, load_predictor  # noqa: E402
 from pocketapp.selfcheck import verify_on_device  # noqa: E402
+from pocketapp.signature import verify_ed25519  # noqa: E402
 
 
 def typical_answers(form) -> dict[str, str]:
@@ -77,6 +80,25 @@ def bench_selfcheck(bundle_dir: Path, runtime, checks: int) -> dict:
             "p50_ms": 1e3 * times[len(times) // 2], "p99_ms": 1e3 * times[int(len(times) * 0.99)]}
 
 
+def bench_signature(bundle_dir: Path, runs: int) -> dict:
+    """The app's verifier on this bundle's manifest, signed by a fresh key with cryptography."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                           serialization.PublicFormat.SubjectPublicKeyInfo)
+    manifest = (bundle_dir / "manifest.json").read_bytes()
+    signature = key.sign(manifest)
+    times = []
+    for _ in range(runs + 1):
+        started = time.perf_counter()
+        assert verify_ed25519(public, signature, manifest)
+        times.append(time.perf_counter() - started)
+    first, warm = times[0], sorted(times[1:])
+    return {"first_ms": 1e3 * first, "p50_ms": 1e3 * warm[len(warm) // 2]}
+
+
 def bench_start(bundle_dir: Path, starts: int) -> dict | None:
     if os.environ.get("DISPLAY"):
         return launch_times(bundle_dir, starts, os.environ["DISPLAY"])
@@ -106,6 +128,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5000)
     parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--checks", type=int, default=200, help="warm self-check runs")
+    parser.add_argument("--signatures", type=int, default=50, help="signature checks")
     args = parser.parse_args()
 
     submit = bench_submit(args.bundle, args.repeats)
@@ -117,6 +140,9 @@ def main() -> None:
               f"{check['max_diff']:.1e}): first {check['first_ms']:.2f} ms after a "
               f"{check['load_ms']:.1f} ms load, then p50 {check['p50_ms']:.2f} ms, p99 "
               f"{check['p99_ms']:.2f} ms over {args.checks} runs  (budget: well under 3 s)")
+    signed = bench_signature(args.bundle, args.signatures)
+    print(f"signature check (ecdsa Ed25519, pure Python): first {signed['first_ms']:.1f} ms "
+          f"(import included), then p50 {signed['p50_ms']:.1f} ms over {args.signatures} runs")
     start = bench_start(args.bundle, args.starts)
     if start is None:
         print("start to a usable form: skipped, no display and no Xvfb (apt-get install xvfb)")
