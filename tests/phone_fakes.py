@@ -198,12 +198,16 @@ class InsetsType:
 
 
 @dataclass
-class GraphicsInsets:
-    """android.graphics.Insets: public final int fields, in pixels."""
+class Sides:
+    """Pixels at each side: android.graphics.Insets (public final fields) and
+    android.graphics.Rect (public fields, filled in by View.getGlobalVisibleRect)."""
     left: int = 0
     top: int = 0
     right: int = 0
     bottom: int = 0
+
+
+GraphicsInsets = Rect = Sides
 
 
 @dataclass
@@ -229,35 +233,24 @@ class WindowInsets:
     def getInsets(self, mask: int) -> GraphicsInsets:
         if self.sdk < 30:
             raise JavaException("java.lang.NoSuchMethodError: getInsets")
+        return self.union(mask)
+
+    def union(self, mask: int) -> GraphicsInsets:
         chosen = [insets for kind, insets in self.by_type.items() if kind & mask]
         return GraphicsInsets(*(max((getattr(i, side) for i in chosen), default=0)
                                 for side in ("left", "top", "right", "bottom")))
 
-    def bars(self) -> GraphicsInsets:
-        return GraphicsInsets(*(max((getattr(self.by_type.get(kind, GraphicsInsets()), side)
-                                     for kind in (STATUS_BARS, NAVIGATION_BARS)))
-                                for side in ("left", "top", "right", "bottom")))
-
     def getSystemWindowInsetTop(self) -> int:
-        return self.bars().top
+        return self.union(STATUS_BARS | NAVIGATION_BARS).top
 
     def getSystemWindowInsetBottom(self) -> int:
-        return self.bars().bottom
+        return self.union(STATUS_BARS | NAVIGATION_BARS).bottom
 
     def getDisplayCutout(self):
         if self.sdk < 28:
             raise JavaException("java.lang.NoSuchMethodError: getDisplayCutout")
         cutout = self.by_type.get(DISPLAY_CUTOUT)
         return None if cutout is None else DisplayCutout(cutout.top, cutout.bottom)
-
-
-@dataclass
-class Rect:
-    """android.graphics.Rect: filled in by View.getGlobalVisibleRect."""
-    left: int = 0
-    top: int = 0
-    right: int = 0
-    bottom: int = 0
 
 
 CONTENT_ID = 16908290  # android.R.id.content
