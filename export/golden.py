@@ -3,6 +3,12 @@ bundle (golden.json, listed with its sha256 in the manifest). At every start the
 through the phone's own runtime and refuses to predict unless it computes what PyTorch computed
 (mobile_app/pocketapp/selfcheck.py), so the first launch on any phone is itself a parity test.
 
+Each case carries what a person would type into the form (`values`: a number as text, a word
+per choice), the row PyTorch was given, and PyTorch's output. The app runs the values through
+its own form first, so a schema.json that encodes them otherwise than training did (choices
+swapped, columns reordered) fails on the phone like a wrong model. Only rows the form accepts
+and encodes back to exactly that row are chosen.
+
 The rows are test-set patients, then edge cases (range bounds crossed with the one-hot choices),
 each spread over PyTorch's output range (confident either way, borderline and in between: a
 saturated probability would hide a difference before the sigmoid), in
@@ -22,10 +28,11 @@ from pocketml.errors import UserError
 from pocketml.export.formats import FORMATS
 from pocketml.export.input_sets import input_sets
 from pocketml.export.parity import run_batches, torch_runner
+from pocketml.pocketapp.form import FormSpec, NumericField, SchemaError
 from pocketml.train import artifacts
 
 GOLDEN = "golden.json"
-GOLDEN_FORMAT = "pocketml-golden/1"
+GOLDEN_FORMAT = "pocketml-golden/2"  # /2: each case carries the form's values
 N_ROWS = 32
 N_TEST_ROWS = 16  # the rest are edge cases
 EDGE_CASES = "edge cases"  # parity's name for that input set
@@ -46,7 +53,8 @@ def write_golden(model_folder: Path, path: Path) -> dict:
 def golden_cases(module: nn.Module, schema: dict,
                  test_set: tuple[np.ndarray, np.ndarray] | None = None,
                  example: Sequence[torch.Tensor] | None = None) -> dict:
-    """Up to N_ROWS rows with PyTorch's outputs and, for a classifier, its decision."""
+    """Up to N_ROWS cases: form values, row, PyTorch's output and, for a classifier, its
+    decision."""
     if example is None:
         if test_set is None:
             raise UserError("golden cases need the model's test set or an example input.")
@@ -55,29 +63,58 @@ def golden_cases(module: nn.Module, schema: dict,
         raise UserError(f"golden cases take a model with one input, not {len(example)}.")
     sets = input_sets(schema, example, test_set, n_random=0)
     run = torch_runner(module.eval())
+    try:
+        form = FormSpec(schema)
+    except SchemaError as err:
+        raise UserError(f"the app cannot build its form from this schema: {err}") from None
     test = next((s for s in sets if s.labels is not None), None)
     edges = next((s for s in sets if s.name == EDGE_CASES), None)
-    sources, rows = [], []
+    sources, rows, values = [], [], []
     for chosen, name, wanted in ((test, "test set row", N_TEST_ROWS), (edges, "edge case", N_ROWS)):
         if chosen is None:
             continue
         x = chosen.inputs[0]
         outputs = run_batches(run, [x], 64)[0].reshape(len(x), -1)[:, 0]
-        for i in spread_over_outputs(outputs, wanted - len(rows), undecided(outputs, schema)):
+        typed = [form_values(form, row) for row in x]
+        excluded = undecided(outputs, schema) | np.array([v is None for v in typed])
+        for i in spread_over_outputs(outputs, wanted - len(rows), excluded):
             sources.append(f"{name} {i}")
             rows.append(x[i])
+            values.append(typed[i])
     if not rows:
         raise UserError("the schema gives no test rows and no edge cases to make golden cases of.")
     inputs = np.stack(rows).astype(np.float32)
     outputs = run_batches(run, [inputs], 1)[0].reshape(len(inputs), -1)
     labels = decisions(outputs[:, 0], schema)
-    cases = [{"source": source, "input": row.reshape(-1).tolist(), "output": output.tolist(),
-              **({"label": labels[k]} if labels else {})}
-             for k, (source, row, output) in enumerate(zip(sources, inputs, outputs))]
+    cases = [{"source": source, "values": entered, "input": row.reshape(-1).tolist(),
+              "output": output.tolist(), **({"label": labels[k]} if labels else {})}
+             for k, (source, entered, row, output)
+             in enumerate(zip(sources, values, inputs, outputs))]
+    # No tolerance is written: the app compares at its own float32 tolerance, so an edited
+    # golden.json cannot loosen the check (selfcheck.py).
     return {"format": GOLDEN_FORMAT, "reference": f"PyTorch {torch.__version__}",
-            "max_abs_diff": FP32_MARK,
             "columns": [c["name"] for c in schema.get("columns", [])],
             "cases": cases}
+
+
+def form_values(form: FormSpec, row: np.ndarray) -> dict[str, str] | None:
+    """What a person types into `form` for this float32 row: each number as the shortest text
+    that reads back to it, each choice as its word. None when the form cannot produce exactly
+    this row (a value outside its plausible range, a choice group without one choice)."""
+    values = {}
+    for field in form.fields:
+        if isinstance(field, NumericField):
+            values[field.name] = np.format_float_positional(np.float32(row[field.column]),
+                                                            trim="-")
+        else:
+            chosen = [word for word, column in field.columns.items() if row[column] == 1.0]
+            if len(chosen) != 1:
+                return None
+            values[field.name] = chosen[0]
+    encoded, errors = form.encode(values)
+    if errors or not np.array_equal(np.float32(encoded), row):
+        return None
+    return values
 
 
 def spread_over_outputs(outputs: np.ndarray, wanted: int, excluded: np.ndarray) -> list[int]:

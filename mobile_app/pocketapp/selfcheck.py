@@ -1,29 +1,38 @@
-"""The proof on the device: before the form is shown, every golden case of the bundle (rows
-from the parity sets with PyTorch's outputs, written by `pocketml bundle`) runs through this
+"""The proof on the device: before the form is shown, every golden case of the bundle (written by
+`pocketml bundle`: what a person types into the form, the row PyTorch was given, and PyTorch's
+output) goes through this app as a person's answers would. The values run through the form's own
+encoder, which must give exactly PyTorch's row (a schema.json that encodes the answers otherwise
+than training did, such as swapped yes/no columns, fails here); the row then runs through this
 platform's predictor (LiteRT Java on Android, TFLite Objective-C on iOS, LiteRT or ONNX Runtime
 on a desktop) and must match PyTorch within the float32 tolerance of `pocketml verify`, with the
-same decision. Any difference means this phone's runtime does not compute what was verified, so
-the app refuses to predict, exactly as it refuses a tampered file.
+same decision. Any difference means this phone does not compute what was verified, so the app
+refuses to predict, exactly as it refuses a tampered file.
 
-golden.json must be listed in the manifest: open_bundle has then checked its sha256, so what is
-compared here is what `pocketml bundle` wrote."""
+The tolerance is the app's own, never read from the bundle: an edited golden.json cannot loosen
+the check. golden.json must be listed in the manifest: open_bundle has then checked its sha256,
+so what is compared here is what `pocketml bundle` wrote."""
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 import time
 from dataclasses import dataclass
 
 from .bundle import Bundle, BundleError
+from .form import ChoiceField, FormSpec
 
 GOLDEN = "golden.json"
-GOLDEN_FORMAT = "pocketml-golden/1"
+GOLDEN_FORMAT = "pocketml-golden/2"  # /2: each case carries the form's values
+# `pocketml verify`'s float32 tolerance for model.tflite (a test holds the two equal).
+TOLERANCE = 1e-5
 REBUILD = "Rebuild the bundle with `pocketml bundle` (or `pocketml all`)."
 
 
 class SelfCheckFailed(BundleError):
-    """The model did not reproduce PyTorch here, or the bundle carries nothing to check."""
+    """The form or the model did not reproduce training here, or the bundle carries nothing to
+    check."""
 
 
 @dataclass(frozen=True)
@@ -48,38 +57,69 @@ class Verification:
 
 
 def verify_on_device(bundle: Bundle, predictor) -> Verification:
-    """Run every golden case through `predictor`; SelfCheckFailed naming the first row that
-    differs (and how many do) unless all match."""
+    """Run every golden case through the form and `predictor`; SelfCheckFailed naming the first
+    case that differs (and how many do) unless all match."""
     started = time.perf_counter()
     golden = read_golden(bundle)
-    tolerance = golden["max_abs_diff"]
-    worst, failures = 0.0, []
-    for number, case in enumerate(golden["cases"], start=1):
+    form, cases = bundle.form, golden["cases"]
+    worst, encoding, computing = 0.0, [], []
+    for number, case in enumerate(cases, start=1):
+        where = f"row {number} ({case['source']})"
+        row, errors = form.encode(case["values"])
+        if errors:
+            refused = [f"{name} = {case['values'][name]!r} ({message})"
+                       for name, message in errors.items()]
+            encoding.append(f"{where}: the form refuses " + "; ".join(refused))
+            continue
+        differences = encoding_differences(form, case["values"], row, case["input"])
+        if differences:
+            encoding.append(f"{where}: " + "; ".join(differences))
+            continue
         want, label = case["output"][0], case["label"]
         try:
-            got = predictor.predict(case["input"])
-            decided = bundle.form.decide(got).label
+            got = predictor.predict(row)
+            decided = form.decide(got).label
         except Exception as err:  # a runtime that fails on a golden row fails the check
-            failures.append(f"row {number} ({case['source']}): the model failed: {err}")
+            computing.append(f"{where}: the model failed: {err}")
             continue
         diff = abs(got - want)
         worst = max(worst, diff)
-        if not diff <= tolerance or decided != label:  # `not <=` also catches NaN
-            failures.append(f"row {number} ({case['source']}): {got:.7g} here, {want:.7g} in "
-                            f"{golden['reference']}, diff {short(diff)} (tolerance "
-                            f"{short(tolerance)})"
-                            + (f"; decision {decided}, PyTorch's {label}"
-                               if decided != label else ""))
-    if failures:
+        if not diff <= TOLERANCE or decided != label:  # `not <=` also catches NaN
+            computing.append(f"{where}: {got:.7g} here, {want:.7g} in {golden['reference']}, "
+                             f"diff {short(diff)} (tolerance {short(TOLERANCE)})"
+                             + (f"; decision {decided}, PyTorch's {label}"
+                                if decided != label else ""))
+    if encoding:
+        raise SelfCheckFailed(
+            f"This form does not encode answers as the model was trained: {len(encoding)} of "
+            f"{len(cases)} golden cases differ. First: {encoding[0]}. The app will not predict "
+            f"with it: schema.json was changed after training or does not belong to this "
+            f"model. {REBUILD}")
+    if computing:
         raise SelfCheckFailed(
             f"On this device the model ({predictor.runtime}) does not reproduce PyTorch: "
-            f"{len(failures)} of {len(golden['cases'])} golden rows differ. First: "
-            f"{failures[0]}. The app will not predict with it: either the bundle was changed "
-            f"after `pocketml bundle`, or this device's runtime computes something else. "
-            f"Reinstall the app or rebuild the bundle; if this persists, report the device "
-            f"and the runtime.")
-    return Verification(len(golden["cases"]), worst, tolerance, time.perf_counter() - started,
+            f"{len(computing)} of {len(cases)} golden rows differ. First: {computing[0]}. The "
+            f"app will not predict with it: either the bundle was changed after `pocketml "
+            f"bundle`, or this device's runtime computes something else. Reinstall the app or "
+            f"rebuild the bundle; if this persists, report the device and the runtime.")
+    return Verification(len(cases), worst, TOLERANCE, time.perf_counter() - started,
                         predictor.runtime, golden["reference"])
+
+
+def encoding_differences(form: FormSpec, values: dict, row: list[float],
+                         trained: list[float]) -> list[str]:
+    """Per field, where the form's row differs from the one PyTorch was given (in float32,
+    what the model is fed): "htn = 'yes' gives [1, 0], training gave [0, 1]"."""
+    differences = []
+    for field in form.fields:
+        columns = list(field.columns.values()) if isinstance(field, ChoiceField) else [field.column]
+        mine = [float32(row[c]) for c in columns]
+        theirs = [float32(trained[c]) for c in columns]
+        if mine != theirs:
+            differences.append(f"{field.name} = {values[field.name]!r} gives "
+                               f"[{', '.join(f'{v:g}' for v in mine)}], training gave "
+                               f"[{', '.join(f'{v:g}' for v in theirs)}]")
+    return differences
 
 
 def read_golden(bundle: Bundle) -> dict:
@@ -91,33 +131,47 @@ def read_golden(bundle: Bundle) -> dict:
             f"does not predict. {REBUILD}")
     try:
         golden = json.loads(bundle.path(GOLDEN).read_text(encoding="utf-8"))
-        malformed = golden_problem(golden, bundle.form.n_columns, bundle.form.classes)
-    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError) as err:
+        malformed = golden_problem(golden, bundle.form)
+    except (OSError, UnicodeDecodeError, ValueError, TypeError, KeyError, AttributeError) as err:
         malformed = f"cannot be read ({err})"
     if malformed:
         raise SelfCheckFailed(f"{GOLDEN} {malformed}. {REBUILD}")
     return golden
 
 
-def golden_problem(golden: dict, columns: int, classes: list[str]) -> str:
+def golden_problem(golden: dict, form: FormSpec) -> str:
     """What is wrong with a golden document for this form; empty when nothing is."""
     if golden.get("format") != GOLDEN_FORMAT:
         return f"has format {golden.get('format')!r}, expected {GOLDEN_FORMAT!r}"
-    tolerance = golden.get("max_abs_diff")
-    if not is_number(tolerance) or tolerance <= 0:
-        return f"gives no positive tolerance (max_abs_diff {tolerance!r})"
     cases = golden.get("cases")
     if not isinstance(cases, list) or not cases:
         return "lists no golden cases"
+    fields = sorted(f.name for f in form.fields)
     for number, case in enumerate(cases, start=1):
-        row, output = case.get("input"), case.get("output")
-        if not (isinstance(row, list) and len(row) == columns and all(map(is_number, row))):
-            return f"row {number}: the input is not {columns} numbers (one per schema column)"
+        if not isinstance(case, dict) or not isinstance(case.get("source"), str):
+            return f"row {number}: is not a case with its source"
+        values, row, output = case.get("values"), case.get("input"), case.get("output")
+        if not (isinstance(values, dict) and sorted(values) == fields
+                and all(isinstance(v, str) for v in values.values())):
+            return (f"row {number}: the values are not one text per form field "
+                    f"({', '.join(fields)})")
+        if not (isinstance(row, list) and len(row) == form.n_columns
+                and all(map(is_number, row))):
+            return (f"row {number}: the input is not {form.n_columns} numbers (one per schema "
+                    f"column)")
         if not (isinstance(output, list) and len(output) == 1 and is_number(output[0])):
             return f"row {number}: the output is not one number"
-        if case.get("label") not in classes:
-            return f"row {number}: the label {case.get('label')!r} is not one of {classes}"
+        if not 0 <= output[0] <= 1:  # the app reads a probability (form.decide)
+            return (f"row {number}: the output {output[0]:g} is not a probability (0 to 1), "
+                    f"which no model this app runs can give")
+        if case.get("label") not in form.classes:
+            return f"row {number}: the label {case.get('label')!r} is not one of {form.classes}"
     return ""
+
+
+def float32(value: float) -> float:
+    """`value` as the model's float32 input holds it."""
+    return struct.unpack("f", struct.pack("f", value))[0]
 
 
 def is_number(value) -> bool:
