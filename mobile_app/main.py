@@ -16,10 +16,12 @@ from pathlib import Path
 from pocketapp.bundle import BundleError, open_bundle
 from pocketapp.explain import MODEL_NOT_MEDICAL, explain
 from pocketapp.form import ChoiceField
+from pocketapp.keyboard import ask_for_decimal_keys
 from pocketapp.predictors import PLATFORM, load_predictor
 from pocketapp.signature import SignatureError, trusted_key
 from pocketapp.safearea import safe_area
 from pocketapp.selfcheck import verify_on_device
+from pocketapp.textsize import ios_font_scale
 
 if PLATFORM == "desktop":  # a phone-shaped window; must be set before the Window is created
     from kivy.config import Config
@@ -29,6 +31,9 @@ if PLATFORM == "desktop":  # a phone-shaped window; must be set before the Windo
     Config.set("input", "mouse", "mouse,multitouch_on_demand")  # no red dots on right click
 elif PLATFORM == "ios":  # kivy-ios allows every orientation unless told; the form is portrait
     os.environ.setdefault("KIVY_ORIENTATION", "Portrait")
+    from kivy.metrics import Metrics
+
+    Metrics.fontscale = ios_font_scale()  # Kivy follows the user's text size only on Android
 
 from kivy.app import App
 from kivy.core.window import Window
@@ -37,10 +42,29 @@ from kivy.logger import Logger
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, NumericProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
+from kivy.uix.textinput import TextInput
 
 APP_DIR = Path(__file__).resolve().parent
 DEFAULT_BUNDLE = APP_DIR / "model"
 NOT_A_DIAGNOSIS = "A screening aid, not a diagnosis: see a doctor about any result."
+
+
+class NumberInput(TextInput):
+    """A number field whose phone keyboard has digits and a decimal point (pocketapp/keyboard.py):
+    asked for once Kivy has asked for its own keyboard, which is why this binds after
+    TextInput's own focus handling."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.fbind("focus", self.ask_for_decimal_keys)
+
+    def ask_for_decimal_keys(self, _widget, focused: bool) -> None:
+        if not focused:
+            return
+        try:
+            ask_for_decimal_keys(PLATFORM)
+        except Exception as err:  # the field keeps Kivy's keyboard; validation still applies
+            Logger.warning(f"pocketml: no decimal keyboard on {PLATFORM}: {err}")
 
 
 class NumericEntry(BoxLayout):

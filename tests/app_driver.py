@@ -9,14 +9,16 @@ this script as a subprocess:
 
 Scenarios: `form` (describe the form), `patient` (fill in --answers, Submit, read the result),
 `bad_inputs` (type each --bad text into the first numeric field, Submit, read its message;
-then one --showcase text per numeric field for the screenshot),
+then one --showcase text per numeric field for the screenshot), `keyboard` (tap the first
+number field, record its requests for a decimal keyboard),
 `refused` (report what a refused bundle shows). The report is OUT/report.json.
 
 --size resizes the window (a phone's screen at density 1: KIVY_METRICS_DENSITY=1, with
 KIVY_METRICS_FONTSCALE for the phone's font size); --safe-area pads as an iPhone's notch and
 home indicator would (dp); --tag is added to the screenshots' names. With every screenshot the
 report audits every label on screen (shortened, overflowing its box, or off the screen's
-sides) and records the app's "pocketml:" log lines."""
+sides), measures every touch target's height and every text's contrast from the pixels
+(tests/app_legibility.py), and records the app's "pocketml:" log lines."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ STARTED = time.perf_counter()
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mobile_app"))
 
-from main import ChoiceEntry, ContributionRow, FormScreen, PocketMLApp  # noqa: E402  (after sys.path)
+from main import (ChoiceEntry, ContributionRow, FormScreen, NumberInput,  # noqa: E402
+                  PocketMLApp)  # (after sys.path)
 from kivy.base import EventLoop  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
@@ -97,7 +100,7 @@ class LogLines(logging.Handler):
             self.lines.append(message)
 
 
-def screenshot(out: Path, name: str) -> str:
+def screenshot(out: Path, name: str):
     """The window as a PNG. Window.screenshot() is not used: it reads the back buffer without
     drawing it (black after a resize under Mesa) and skews any width whose rows are not a
     multiple of 4 bytes (390 px, an iPhone's), so draw the frame, then read and write it here."""
@@ -108,9 +111,9 @@ def screenshot(out: Path, name: str) -> str:
     window.dispatch("on_draw")
     width, height = window.size
     rows = np.frombuffer(glReadPixels(0, 0, width, height, GL_RGB, GL_UNSIGNED_BYTE), np.uint8)
-    path = out / name
-    imsave(path, rows.reshape(height, width, 3)[::-1])  # GL's first row is the bottom one
-    return str(path)
+    pixels = rows.reshape(height, width, 3)[::-1]  # GL's first row is the bottom one
+    imsave(out / name, pixels)
+    return str(out / name), pixels
 
 
 class Driver:
@@ -186,6 +189,8 @@ class Driver:
         elif self.args.scenario == "bad_inputs":
             yield from self.bad_inputs(json.loads(self.args.answers), json.loads(self.args.bad),
                                        json.loads(self.args.showcase))
+        elif self.args.scenario == "keyboard":
+            yield from self.focus_a_number_field()
         self.report["predictions"] = self.predictions
 
     def fill(self, answers: dict):
@@ -223,6 +228,26 @@ class Driver:
         yield
         self.shot("app_bad_input.png")
 
+    def focus_a_number_field(self):
+        """Tap the first number field; record each request for a decimal keyboard and whether
+        Kivy had already asked for its own keyboard for that field (on Android, Kivy's request
+        sets the number pad that this one must then replace)."""
+        entry = next(e for e in self.app.entries.values() if not isinstance(e, ChoiceEntry))
+        # the widget itself, not ids' weak proxy to it: Kivy's keyboard holds the widget
+        field = next(w for w in entry.walk() if isinstance(w, NumberInput))
+        requests = []
+
+        def recorded(platform):
+            keyboard = field._keyboard
+            requests.append({"platform": platform, "kivy_keyboard_first":
+                             keyboard is not None and keyboard.target is field})
+            return False
+        sys.modules["main"].ask_for_decimal_keys = recorded
+        yield from self.reach(entry)
+        tap(field)
+        yield
+        self.report["focused"], self.report["keyboard_requests"] = field.focus, requests
+
     def reach(self, entry):
         """Scroll the form until `entry` is on screen, as a thumb would, then let it draw."""
         self.app.root.ids.scroll.scroll_to(entry, animate=False)
@@ -245,20 +270,27 @@ class Driver:
             described["own_row"] = entry.narrow
         else:
             described["hint"] = entry.hint
+            described["number_input"] = any(isinstance(w, NumberInput) for w in entry.walk())
             described["input_type"] = entry.ids.entry.input_type
             described["input_filter"] = entry.ids.entry.input_filter
         return described
 
     def shot(self, name: str) -> None:
+        from app_legibility import text_contrast, touch_targets  # numpy: not in the timed start
+
         if self.args.tag:
             name = name.replace(".png", f"_{self.args.tag}.png")
         self.report.setdefault("audits", {})[name] = audit_labels(self.app.root)
-        self.report["screenshots"].append(screenshot(self.out, name))
+        path, pixels = screenshot(self.out, name)
+        self.report["screenshots"].append(path)
+        self.report.setdefault("targets", {})[name] = touch_targets(self.app.root)
+        self.report.setdefault("contrast", {})[name] = text_contrast(self.app.root, pixels)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("scenario", choices=("form", "patient", "bad_inputs", "refused"))
+    parser.add_argument("scenario",
+                        choices=("form", "patient", "bad_inputs", "refused", "keyboard"))
     parser.add_argument("--bundle", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--answers", default="{}", help="JSON {field: text or choice}")

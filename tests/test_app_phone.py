@@ -1,7 +1,9 @@
 """The real app on phone-sized screens, under Xvfb: 360x740 and 320x640 at density 1 (1 dp =
 1 px), at the phone's normal font size and at font scale 1.3. On every screenshot no label may
-be shortened, overflow its box or run off the screen; number fields open the number pad; on an
-iPhone the form stays clear of the notch and the home indicator.
+be shortened, overflow its box or run off the screen, every touch target is at least 48 dp
+tall and every text has at least 4.5:1 contrast with what is behind it, measured from the
+rendered pixels; number fields open the number pad; on an iPhone the form stays clear of the
+notch and the home indicator.
 
 The screenshots are kept in artifacts/screenshots/ (app_*_phone_WxH_fsS.png), for people to look
 at; the README shows one."""
@@ -20,6 +22,8 @@ from app_fixtures import (APP, GOLDEN, form_answers, keep_screenshots, phone_met
                           write_manifest)
 
 PHONES = [("360x740", 1.0), ("360x740", 1.3), ("320x640", 1.3)]
+MIN_TOUCH_DP = 48  # Android's and Apple's minimum touch target (Apple: 44 pt)
+MIN_CONTRAST = 4.5  # WCAG 2's minimum for normal text
 
 
 def assert_nothing_cut(report: dict, size: str) -> None:
@@ -33,6 +37,18 @@ def assert_nothing_cut(report: dict, size: str) -> None:
         pixels = imread(shot)
         assert pixels.shape[:2] == (height, width), shot
         assert pixels[..., :3].std() > 0.05, f"{shot} is blank"  # a drawn frame, not a black buffer
+    assert_usable(report)
+
+
+def assert_usable(report: dict) -> None:
+    """Every touch target tall enough, every text on screen legible, on every screenshot."""
+    for shot, targets in report["targets"].items():
+        short = [t for t in targets if t["height_dp"] < MIN_TOUCH_DP]
+        assert short == [], f"{shot}: touch targets under {MIN_TOUCH_DP} dp: {short}"
+    for shot, texts in report["contrast"].items():
+        assert len(texts) >= 2, f"{shot}: no text was measured"
+        faint = [t for t in texts if t["ratio"] < MIN_CONTRAST]
+        assert faint == [], f"{shot}: text under {MIN_CONTRAST}:1: {json.dumps(faint, indent=1)}"
 
 
 def tag(size: str, fontscale: float) -> str:
@@ -54,6 +70,14 @@ def test_a_patient_on_a_phone_screen_sees_every_word(display, tmp_path, kidney_b
     # "abnormal" does not fit beside "pus cells in urine (pc)" on a phone: its own row
     own_row = {f["name"]: f["own_row"] for f in report["fields"] if "own_row" in f}
     assert own_row["pc"] is True
+    # every kind of target was measured, and the chosen answers' white labels too where they
+    # are still on screen above the explanation (on 320x640 it scrolls them away)
+    result = f"app_result_{tag(size, fontscale)}.png"
+    assert {t["kind"] for t in report["targets"][result]} == {"NumberInput", "ChoiceButton",
+                                                              "SubmitButton"}
+    chosen = [t for t in report["contrast"][result] if t["state"] == "down"]
+    assert len(chosen) >= (0 if size == "320x640" else 1)
+    assert all(t["text_rgb"] == [255, 255, 255] for t in chosen)
     keep_screenshots(report)
 
 
@@ -74,12 +98,14 @@ def test_bad_inputs_on_the_smallest_screen_at_font_scale_1_3(display, tmp_path, 
 
 def test_number_fields_open_the_number_pad_and_keep_every_character(display, tmp_path,
                                                                     kidney_bundle):
-    """input_type "number" asks Android for its number keyboard; no input_filter, so a comma
-    typed on a keypad that offers one still reaches the validation and its "use a dot" hint."""
+    """input_type "number" asks Android for its number keyboard, which NumberInput then asks to
+    have a decimal point (tests/test_app_phone_apis.py); no input_filter, so a comma typed on a
+    keypad that offers one still reaches the validation and its "use a dot" hint."""
     report = run_driver(display, tmp_path, "form", kidney_bundle)
     numeric = [f for f in report["fields"] if f["kind"] == "NumericEntry"]
     assert [f["name"] for f in numeric] == ["sg", "al", "sod", "hemo"]
-    assert all(f["input_type"] == "number" and f["input_filter"] is None for f in numeric)
+    assert all(f["number_input"] and f["input_type"] == "number"
+               and f["input_filter"] is None for f in numeric)
 
 
 def test_a_refusal_on_the_smallest_screen_is_readable_whole(display, tmp_path, kidney_bundle):

@@ -1,0 +1,58 @@
+"""The keyboard a number field opens: digits and a decimal point, on Android and on iOS.
+
+Kivy 2.3.1 honours TextInput.input_type only on Android, where "number" asks for
+TYPE_CLASS_NUMBER alone: a keypad without a decimal key, while specific gravity needs 1.005 to
+1.025. On iOS it opens the full text keyboard. So when a number field has taken the focus (and
+Kivy has asked for its own keyboard), the app asks the platform for a better one:
+
+- Android: python-for-android's static PythonActivity.changeKeyboard(inputType), the call Kivy
+  itself makes, with TYPE_CLASS_NUMBER | TYPE_NUMBER_FLAG_DECIMAL. It stores the type SDL's input
+  view gives the input method and restarts the input when the type changed, so this second
+  call replaces Kivy's number pad by the decimal one.
+- iOS: SDL 2 receives text through a hidden UITextField, a subview of the root view
+  controller's view. It gets UIKeyboardTypeNumbersAndPunctuation, then reloadInputViews when it
+  already shows its keyboard (UIKit applies a new keyboardType at the next focus otherwise).
+  Not UIKeyboardTypeDecimalPad: that pad shows only the region's separator ("," in much of the
+  world), which the form refuses ("use a dot for decimals"), and has no key to close it.
+
+Nothing here imports pyjnius or pyobjus until a phone asks: `autoclass` is theirs, or a fake of
+them in the tests."""
+
+from __future__ import annotations
+
+# android.text.InputType
+TYPE_CLASS_NUMBER = 0x0002
+TYPE_NUMBER_FLAG_DECIMAL = 0x2000
+ANDROID_DECIMAL_KEYPAD = TYPE_CLASS_NUMBER | TYPE_NUMBER_FLAG_DECIMAL
+# UIKit's UIKeyboardType
+UI_KEYBOARD_TYPE_NUMBERS_AND_PUNCTUATION = 2
+
+
+def ask_for_decimal_keys(platform: str, autoclass=None) -> bool:
+    """Ask this platform for a keyboard with digits and a decimal point; whether it was asked
+    (a desktop has its own keyboard). Raises what the platform's bridge raises."""
+    if platform == "android":
+        if autoclass is None:
+            from jnius import autoclass
+        autoclass("org.kivy.android.PythonActivity").changeKeyboard(ANDROID_DECIMAL_KEYPAD)
+        return True
+    if platform == "ios":
+        if autoclass is None:
+            from pyobjus import autoclass
+        return _ios_text_field_asks(autoclass)
+    return False
+
+
+def _ios_text_field_asks(autoclass) -> bool:
+    text_field_class = autoclass("UITextField").oclass()
+    view = autoclass("UIApplication").sharedApplication().keyWindow.rootViewController.view
+    subviews = view.subviews
+    for index in range(subviews.count()):
+        field = subviews.objectAtIndex_(index)
+        if field.isKindOfClass_(text_field_class):
+            if field.keyboardType != UI_KEYBOARD_TYPE_NUMBERS_AND_PUNCTUATION:
+                field.setKeyboardType_(UI_KEYBOARD_TYPE_NUMBERS_AND_PUNCTUATION)
+                if field.isFirstResponder():
+                    field.reloadInputViews()
+            return True
+    return False
