@@ -22,7 +22,7 @@ from app_fixtures import (APP, GOLDEN, form_answers, keep_screenshots, phone_met
                           write_manifest)
 
 PHONES = [("360x740", 1.0), ("360x740", 1.3), ("320x640", 1.3)]
-MIN_TOUCH_DP = 48  # Android's and Apple's minimum touch target (Apple: 44 pt)
+MIN_TOUCH_DP = 48  # Android's minimum touch target (Apple's: 44 pt)
 MIN_CONTRAST = 4.5  # WCAG 2's minimum for normal text
 
 
