@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from pocketml.errors import UserError
+from pocketml.export.custody import check_custody, check_signed
 from pocketml.export.exporter import check_formats, export_formats, results_table
 from pocketml.export.formats import FORMATS
 from pocketml.export.golden import GOLDEN, write_golden
@@ -18,7 +19,7 @@ from pocketml.export.job import ExportJob
 from pocketml.export.input_sets import input_sets, random_budget
 from pocketml.export.parity import check_parity, parity_document, parity_markdown
 from pocketml.export.runtimes import runtime_plan
-from pocketml.export.signing import load_private_key, sign_manifest
+from pocketml.export.signing import load_private_key, public_key_pem, sign_manifest
 from pocketml.export.user_module import (load_user_module, parse_shape, run_on_examples,
                                          user_schema)
 from pocketml.folders import (MANIFEST, check_target, folder_lock, remove_leftovers,
@@ -69,6 +70,7 @@ class ModelFolder:
             self.calibration = (artifacts.load_arrays(self.folder, artifacts.CALIBRATION)["x"]
                                 if calibration.is_file() else None)
             self._check_schema()
+            check_custody(self.folder, self.module, self.schema, self.test_set)
 
     def _check_schema(self) -> None:
         """The schema must make sense, and describe the inputs the model really takes."""
@@ -103,14 +105,46 @@ class Verification:
         return bool(self.document["passed"])
 
 
-def export_folder(folder: Path, formats, log=print, trust_source: bool = False) -> bool:
+@dataclass
+class Signing:
+    """`--sign KEY` and `--trusted-key PUB`: the private key that signs what a command writes
+    (None: unsigned), and the public keys a folder it reads must be signed by (empty: none
+    required). Signing re-seals a folder, so it requires a trusted signature too: the key's own
+    public key unless others are given."""
+    key: object | None = None
+    trusted: tuple[bytes, ...] = ()
+
+    @classmethod
+    def of(cls, sign: Path | None, trusted: list[bytes] | None = None) -> "Signing":
+        key = load_private_key(sign) if sign is not None else None
+        trusted = tuple(trusted or ()) or ((public_key_pem(key),) if key is not None else ())
+        return cls(key, trusted)
+
+    def check(self, folder: Path, log=print) -> None:
+        if self.trusted:
+            log(f"signature: {folder} is signed by trusted key {check_signed(folder, self.trusted)}")
+
+    def seal(self, folder: Path) -> str | None:
+        return sign_manifest(folder, self.key) if self.key is not None else None
+
+
+UNSIGNED = Signing()
+
+
+def export_folder(folder: Path, formats, log=print, trust_source: bool = False,
+                  force: bool = False, signing: Signing = UNSIGNED) -> bool:
     """Export into a copy of `folder` and verify it there; the copy replaces the folder only
-    when both are done, so a failure or a kill leaves the previous folder as it was."""
+    when both are done, so a failure or a kill leaves the previous folder as it was. With a
+    signing key the folder must be signed by a trusted key before, and is signed after."""
     check_formats(formats)
+    signing.check(Path(folder), log)
     model = ModelFolder(folder, trust_source)  # read here, so a bad file is named where it is
-    with replace_folder(folder, "DIR", keep_contents=True) as staging:
+    with replace_folder(folder, "DIR", keep_contents=True, force=force) as staging:
         model.folder = staging  # what export writes goes into the copy
-        return bool(export_into(staging, formats, log, model=model, shown=folder))
+        verification = export_into(staging, formats, log, model=model, shown=folder)
+        if signing.seal(staging):
+            log(f"signed {folder / MANIFEST}")
+        return bool(verification)
 
 
 def export_into(folder: Path, formats, log=print, trust_source: bool = False,
@@ -131,13 +165,16 @@ def export_into(folder: Path, formats, log=print, trust_source: bool = False,
     return verify_into(folder, log, model, shown=shown)
 
 
-def verify_folder(folder: Path, log=print, trust_source: bool = False) -> bool:
-    """Check the manifest, then parity of every exported format; write parity.json/.md."""
+def verify_folder(folder: Path, log=print, trust_source: bool = False,
+                  trusted: list[bytes] | None = None) -> bool:
+    """Check the signature (given `trusted` public keys), the manifest and the training
+    record, then parity of every exported format; write parity.json/.md."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: no such model folder.")
     with folder_lock(folder):
         remove_leftovers(folder.resolve())
+        Signing(trusted=tuple(trusted or ())).check(folder, log)
         return bool(verify_into(folder, log, trust_source=trust_source))
 
 
@@ -157,11 +194,16 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
                       random_budget(model.module, model.example))
     results = check_parity(model.module, files, sets, model.schema, runtimes, log)
     document = parity_document(results, not_run, sets)
-    artifacts.write_json(model.folder / "parity.json", document)
-    artifacts.atomic_write_bytes(model.folder / "parity.md", parity_markdown(document).encode())
     failed = [f"{r.format} on {r.runtime}" for r in results if not r.passed]
-    log(f"parity: {'PASSED' if document['passed'] else 'FAILED: ' + ', '.join(failed)} "
-        f"(parity.json, parity.md in {shown})")
+    verdict = f"parity: {'PASSED' if document['passed'] else 'FAILED: ' + ', '.join(failed)}"
+    try:
+        artifacts.write_json(model.folder / "parity.json", document)
+        artifacts.atomic_write_bytes(model.folder / "parity.md", parity_markdown(document).encode())
+    except OSError as err:  # a read-only folder or a full disk: the verdict still stands
+        log(f"{verdict} (parity.json and parity.md could not be written in {shown}: "
+            f"{err.strerror or err}; the report above is the only copy)")
+    else:
+        log(f"{verdict} (parity.json, parity.md in {shown})")
     return Verification(document, checked)
 
 
@@ -181,33 +223,39 @@ def exported_files(folder: Path) -> dict[str, Path | None]:
     return files
 
 
-def export_user_module(spec: str, inputs: list[str], out: Path, formats, log=print) -> bool:
+def export_user_module(spec: str, inputs: list[str], out: Path, formats, log=print,
+                       force: bool = False, signing: Signing = UNSIGNED) -> bool:
     """`inputs`: one --input-shape text per model input. Nothing is written before the module
-    has been imported and has run on the example inputs."""
+    has been imported and has run on the example inputs. A signing key signs the new folder."""
     check_formats(formats)
-    check_target(Path(out), "--out")
+    check_target(Path(out), "--out", force)
     shapes = [parse_shape(text) for text in inputs]
     module = load_user_module(spec)
     run_on_examples(spec, module, shapes, tuple(i.example() for i in shapes))
-    with replace_folder(out, "--out") as staging:
+    with replace_folder(out, "--out", force=force) as staging:
         artifacts.write_json(staging / SOURCE, {"model": spec, "inputs": list(inputs)})
         # The user named the module on the command line: trusting it is their own choice.
-        return bool(export_into(staging, formats, log, trust_source=True, shown=out))
+        verification = export_into(staging, formats, log, trust_source=True, shown=out)
+        signing.seal(staging)
+        return bool(verification)
 
 
-def bundle_folder(folder: Path, to: Path, log=print, sign: Path | None = None,
-                  verification: Verification | None = None) -> None:
+def bundle_folder(folder: Path, to: Path, log=print, signing: Signing = UNSIGNED,
+                  verification: Verification | None = None, force: bool = False) -> None:
     """Copy what the app needs, and a manifest of exactly those files, into `to` atomically.
 
     Only a folder whose files passed verification as they are now is bundled: it is verified
-    here, unless `verification` (from this same process) is bound to its current manifest."""
+    here, unless `verification` (from this same process) is bound to its current manifest.
+    With a signing key, only a folder signed by a trusted key and unchanged since is bundled,
+    and the bundle's manifest is signed."""
     folder = Path(folder)
-    check_target(Path(to), "--to")  # before the verification: a bad target costs no work
-    key = load_private_key(sign) if sign is not None else None
+    check_target(Path(to), "--to", force)  # before the verification: a bad target costs no work
     if not folder.is_dir():
         raise UserError(f"{folder}: no such model folder. Train and export one first "
                         "(`pocketml all`).")
     with folder_lock(folder):
+        remove_leftovers(folder.resolve())
+        signing.check(folder, log)
         manifest = check_manifest(folder)
         missing = [name for name in BUNDLE_FILES if name not in manifest["files"]]
         if missing:
@@ -218,13 +266,13 @@ def bundle_folder(folder: Path, to: Path, log=print, sign: Path | None = None,
         if not verification:
             raise UserError(f"{folder}: parity FAILED (see {folder / 'parity.md'}), so it is not "
                             "bundled: the app would compute something PyTorch does not.")
-        with replace_folder(Path(to), "--to") as staging:
+        with replace_folder(Path(to), "--to", force=force) as staging:
             for name in BUNDLE_FILES:
                 shutil.copyfile(folder / name, staging / name)
             write_golden(folder, staging / GOLDEN)  # the app's on-device parity check
             write_manifest(staging, [staging / name for name in (*BUNDLE_FILES, GOLDEN)],
                            {key: manifest.get(key) for key in PROVENANCE})
-            signer = sign_manifest(staging, key) if key is not None else None
+            signer = signing.seal(staging)
     sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB"
                       for n in (*BUNDLE_FILES, GOLDEN))
     log(f"bundled into {to}: {sizes}, {MANIFEST}"

@@ -81,14 +81,18 @@ def load_private_key(path: Path):
     return key
 
 
-def sign_manifest(folder: Path, key) -> str:
-    """Sign the exact bytes of folder/manifest.json; the signer's fingerprint."""
+def public_key_pem(key) -> bytes:
+    """The PEM public key of a private key: what a folder it signed must be trusted with."""
     from cryptography.hazmat.primitives import serialization
 
-    public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                               serialization.PublicFormat.SubjectPublicKeyInfo)
+    return key.public_key().public_bytes(serialization.Encoding.PEM,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def sign_manifest(folder: Path, key) -> str:
+    """Sign the exact bytes of folder/manifest.json; the signer's fingerprint."""
     signature = key.sign((Path(folder) / "manifest.json").read_bytes())
-    document = {"algorithm": ALGORITHM, "key": fingerprint(public_pem),
+    document = {"algorithm": ALGORITHM, "key": fingerprint(public_key_pem(key)),
                 "signature": base64.b64encode(signature).decode("ascii")}
     atomic_write_bytes(Path(folder) / SIGNATURE, (json.dumps(document, indent=2) + "\n").encode())
     return document["key"]

@@ -21,6 +21,22 @@ def add_common_training(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--optimizer", default="adamw", help=OPTIMIZER_HELP)
     add_device_and_progress(parser)
+    add_force(parser)
+    add_sign(parser, "sign the new folder's manifest with this private key (pocketml keygen)")
+
+
+def add_force(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="replace the pocketml folder even if it holds files pocketml did "
+                             "not write (they are deleted)")
+
+
+def add_sign(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--sign", type=Path, metavar="KEY", help=what)
+
+
+def add_trusted_key(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("--trusted-key", type=Path, action="append", metavar="PUB", help=what)
 
 
 def add_device_and_progress(parser: argparse.ArgumentParser) -> None:
@@ -118,12 +134,18 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback behind an error (as pocketml --debug)")
     add_trust_source(export)
+    add_force(export)
+    add_sign(export, "sign the folder's new manifest with this private key; a model folder "
+                     "must be signed by a trusted key before (--trusted-key, default KEY's own)")
+    add_trusted_key(export, "a public key the model folder may be signed by (repeatable)")
     export.set_defaults(handler=cmd_export)
 
     verify = commands.add_parser("verify", help="check the manifest and prove parity of "
                                                 "every exported file with PyTorch")
     verify.add_argument("dir", type=Path)
     add_trust_source(verify)
+    add_trusted_key(verify, "refuse the folder unless this public key signed its manifest as "
+                            "it is now (repeatable: any of them)")
     verify.set_defaults(handler=cmd_verify)
 
     bundle = commands.add_parser("bundle", help="verify a model folder, then copy what the app "
@@ -132,8 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     bundle.add_argument("--to", type=Path,
                         help="the bundle folder to write (default: mobile_app/model beside the "
                              "package, which `pocketml app` and `apk` read, from any folder)")
-    bundle.add_argument("--sign", type=Path, metavar="KEY",
-                        help="sign the bundle's manifest with this private key (pocketml keygen)")
+    add_sign(bundle, "sign the bundle's manifest with this private key (pocketml keygen); the "
+                     "model folder must be signed by a trusted key (--trusted-key, default "
+                     "KEY's own)")
+    add_trusted_key(bundle, "a public key the model folder may be signed by (repeatable)")
+    add_force(bundle)
     bundle.set_defaults(handler=cmd_bundle)
 
     keygen = commands.add_parser(
@@ -186,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--out", type=Path,
                          help="folder to write (default artifacts/compare-<model>)")
     add_device_and_progress(compare)
+    add_force(compare)
     compare.set_defaults(handler=cmd_compare_optimizers)
 
     app = commands.add_parser("app", help="run the Kivy app on this desktop")

@@ -26,8 +26,8 @@ def cmd_train_kidney(args) -> int:
         raise UserError(f"--k {args.k} chooses how many features --features auto keeps; the "
                         "lecture's 10 features (--features seed) are fixed. Add --features auto, "
                         "or leave out --k.")
-    train_kidney_model(args.out or Path("artifacts/kidney"), args, balance=args.balance,
-                       features=args.features, select=args.select,
+    train_kidney_model(args.out or Path("artifacts/kidney"), args, sealed(signing_of(args)),
+                       balance=args.balance, features=args.features, select=args.select,
                        k=10 if args.k is None else args.k, folds=args.folds,
                        **({} if args.max_rows is None else {"max_rows": args.max_rows}))
     return 0
@@ -40,10 +40,39 @@ def training_config(base, args):
                                seed=args.seed, progress=not args.no_progress)
 
 
+def signing_of(args):
+    """The command's --sign KEY and --trusted-key PUBs (read and checked before any work)."""
+    from pocketml.export.custody import public_key_bytes
+    from pocketml.export.model_folder import Signing
+
+    return Signing.of(getattr(args, "sign", None),
+                      [public_key_bytes(p) for p in getattr(args, "trusted_key", None) or []])
+
+
+def sealed(signing, finish=None):
+    """`finish` (if any), then sign the new folder's manifest: a folder is signed when it is
+    written, by whoever wrote it. None when there is nothing to do."""
+    if finish is None and signing.key is None:
+        return None
+
+    def seal(staging: Path) -> None:
+        from pocketml.folders import written_by_pocketml
+        from pocketml.manifest import write_manifest
+
+        if finish is not None:
+            finish(staging)
+        if signing.key is not None:
+            if not written_by_pocketml(staging):
+                write_manifest(staging)
+            signing.seal(staging)
+    return seal
+
+
 def train_digits_model(out: Path, args, data_dir: Path | None = None, finish=None) -> None:
     from pocketml.train.digits.train import DIGITS_TRAINING, train_digits
 
-    train_digits(out, data_dir, training_config(DIGITS_TRAINING, args), finish=finish)
+    train_digits(out, data_dir, training_config(DIGITS_TRAINING, args), finish=finish,
+                 force=args.force)
 
 
 def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots",
@@ -51,7 +80,7 @@ def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots",
     from pocketml.train.sequence.train import sequence_training, train_sequence
 
     train_sequence(out, cell, series, training_config(sequence_training(cell), args),
-                   finish=finish)
+                   finish=finish, force=args.force)
 
 
 def train_kidney_model(out: Path, args, finish=None, **pipeline_options) -> None:
@@ -61,7 +90,8 @@ def train_kidney_model(out: Path, args, finish=None, **pipeline_options) -> None
 
     train_kidney(KidneyOptions(out=out, data=args.data, download=args.download,
                                optimizer=args.optimizer, device=args.device, seed=args.seed,
-                               progress=not args.no_progress, **pipeline_options), finish=finish)
+                               progress=not args.no_progress, force=args.force,
+                               **pipeline_options), finish=finish)
 
 
 # `pocketml all --models`: each name trains into artifacts/<name>; `finish` runs on the new
@@ -75,13 +105,15 @@ MODELS = {
 
 
 def cmd_train_digits(args) -> int:
-    train_digits_model(args.out or Path("artifacts/digits"), args, args.data)
+    train_digits_model(args.out or Path("artifacts/digits"), args, args.data,
+                       sealed(signing_of(args)))
     return 0
 
 
 def cmd_train_sequence(args) -> int:
     name = args.cell if args.series == "sunspots" else f"{args.cell}_{args.series}"
-    train_sequence_model(args.out or Path("artifacts") / name, args, args.cell, args.series)
+    train_sequence_model(args.out or Path("artifacts") / name, args, args.cell, args.series,
+                         sealed(signing_of(args)))
     return 0
 
 
@@ -89,12 +121,15 @@ def cmd_export(args) -> int:
     from pocketml.export.model_folder import export_folder, export_user_module
 
     formats = args.formats.split(",")
+    signing = signing_of(args)
     if args.model:
         if not args.input_shape or not args.out:
             raise UserError("--model needs --input-shape (one per input) and --out DIR.")
-        passed = export_user_module(args.model, args.input_shape, args.out, formats)
+        passed = export_user_module(args.model, args.input_shape, args.out, formats,
+                                    force=args.force, signing=signing)
     elif args.dir:
-        passed = export_folder(args.dir, formats, trust_source=args.trust_source)
+        passed = export_folder(args.dir, formats, trust_source=args.trust_source,
+                               force=args.force, signing=signing)
     else:
         raise UserError("give a model folder (pocketml export artifacts/kidney) or --model.")
     return 0 if passed else 1
@@ -103,14 +138,15 @@ def cmd_export(args) -> int:
 def cmd_verify(args) -> int:
     from pocketml.export.model_folder import verify_folder
 
-    return 0 if verify_folder(args.dir, trust_source=args.trust_source) else 1
+    return 0 if verify_folder(args.dir, trust_source=args.trust_source,
+                              trusted=signing_of(args).trusted) else 1
 
 
 def cmd_bundle(args) -> int:
     from pocketml.app_launcher import app_bundle
     from pocketml.export.model_folder import bundle_folder
 
-    bundle_folder(args.dir, args.to or app_bundle(), sign=args.sign)
+    bundle_folder(args.dir, args.to or app_bundle(), signing=signing_of(args), force=args.force)
     return 0
 
 
@@ -158,23 +194,25 @@ def cmd_all(args) -> int:
 
     names = parse_models(args.models)
     check_run_options(args.device, args.seed, args.optimizer)
+    signing = signing_of(args)
     app_model = app_model_folder(args) if "kidney" in names else None
     for name in names:  # refuse a bad target before the first model is trained
-        check_target(args.artifacts / name, "--artifacts")
+        check_target(args.artifacts / name, "--artifacts", args.force)
     if app_model is not None:
-        check_target(app_model, "--app-model")
+        check_target(app_model, "--app-model", args.force)
     rows, failed = [], []
     for name in names:
         started = time.perf_counter()
         folder = args.artifacts / name
         print(f"\n== {name}: train, export, verify ==")
         verified = []
-        MODELS[name](folder, args, lambda staging, shown=folder: verified.append(
-            export_into(staging, DEFAULT_FORMATS, shown=shown)))
+        MODELS[name](folder, args, sealed(signing, lambda staging, shown=folder: verified.append(
+            export_into(staging, DEFAULT_FORMATS, shown=shown))))
         if not verified[0]:
             failed.append(name)
         elif name == "kidney":
-            bundle_folder(folder, app_model, verification=verified[0])
+            bundle_folder(folder, app_model, verification=verified[0], signing=signing,
+                          force=args.force)
         rows.append(summary_row(name, folder, time.perf_counter() - started))
     table = summary_markdown(rows)
     atomic_write_bytes(args.artifacts / "summary.md", table.encode())
@@ -200,7 +238,7 @@ def cmd_compare_optimizers(args) -> int:
         if args.optimizers else {}  # else all of them
     compare_optimizers(args.model, args.out, seeds=comma_list(args.seeds, int, "--seeds"),
                        device=args.device, progress=not args.no_progress, epochs=args.epochs,
-                       **chosen)
+                       force=args.force, **chosen)
     return 0
 
 

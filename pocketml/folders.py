@@ -4,18 +4,20 @@ Every folder pocketml writes (a model folder, an app bundle) holds a pocketml ma
 that is how pocketml recognises it. A command that writes a folder:
 
 - refuses, before any work starts, a target it must not touch: a file, the current folder or
-  one above it, a folder of the user's (not empty and not written by pocketml), a place it
-  cannot write to;
+  one above it, a folder of the user's (not empty and not written by pocketml), a pocketml
+  folder holding anything its manifest does not list (a user's notes, a subfolder: unless
+  `--force`), a place it cannot write to;
 - holds a lock on the target for the whole run, so two commands never interleave on it;
 - removes what dead runs left beside or inside the target (it holds the lock, so no live run
   owns them), and restores the previous folder if a run died between the two renames of a swap;
 - builds the new folder under a temporary name beside the target and swaps it in whole when
   everything (training, export, verification) is done; on any failure the previous folder
-  stays as it was.
+  stays as it was, and a full disk is one message naming the folder and the space it needs.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -32,6 +34,12 @@ from pocketml.errors import UserError
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "pocketml-manifest/1"
+SIGNATURE = "manifest.sig"  # the manifest's signature: it cannot list itself
+# What pocketml writes into its folders without listing it in the manifest: the manifest, its
+# signature, and the reports every `verify` and `bench` rewrites (listing them would make the
+# manifest stale).
+UNLISTED = frozenset({MANIFEST, SIGNATURE, "parity.json", "parity.md", "bench.json", "bench.md"})
+DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
 def written_by_pocketml(folder: Path) -> bool:
@@ -42,8 +50,36 @@ def written_by_pocketml(folder: Path) -> bool:
     return isinstance(manifest, dict) and manifest.get("format") == MANIFEST_FORMAT
 
 
-def check_target(target: Path, option: str) -> Path:
-    """The absolute target, or UserError when pocketml must not replace it."""
+def listed_names(folder: Path) -> set[str]:
+    """The file names a pocketml folder's manifest lists (none when it has no manifest)."""
+    try:
+        files = json.loads((Path(folder) / MANIFEST).read_text()).get("files")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        return set()
+    return set(files) if isinstance(files, dict) else set()
+
+
+def dead_run_leftover(path: Path) -> bool:
+    """A temporary file a killed run left (remove_leftovers deletes it under the lock)."""
+    return path.name.startswith(".") and "tmp-" in path.name and path.is_file()
+
+
+def foreign_entries(folder: Path) -> list[str]:
+    """What in a pocketml folder pocketml did not write: every entry its manifest does not list
+    (other than UNLISTED), every subfolder and every symbolic link, subfolders shown with a '/'."""
+    ours = listed_names(folder) | UNLISTED
+    foreign = []
+    for path in sorted(Path(folder).iterdir()):
+        if path.is_symlink() or path.is_dir():
+            foreign.append(path.name + ("/" if path.is_dir() and not path.is_symlink() else ""))
+        elif path.name not in ours and not dead_run_leftover(path):
+            foreign.append(path.name)
+    return foreign
+
+
+def check_target(target: Path, option: str, force: bool = False) -> Path:
+    """The absolute target, or UserError when pocketml must not replace it. `force`: replace a
+    pocketml folder even though it holds files pocketml did not write (they are deleted)."""
     resolved = Path(target).resolve()
     if target.is_symlink():
         raise UserError(f"{option} {target}: a symbolic link; give the real folder "
@@ -60,6 +96,12 @@ def check_target(target: Path, option: str) -> Path:
         raise UserError(f"{option} {target}: the folder holds files pocketml did not write "
                         f"(it has no pocketml {MANIFEST}); pocketml replaces only its own "
                         "folders. Give a new or empty folder, or move those files away.")
+    if resolved.is_dir() and not force and (foreign := foreign_entries(resolved)):
+        shown = ", ".join(foreign[:10]) + (f" and {len(foreign) - 10} more" if len(foreign) > 10 else "")
+        raise UserError(f"{option} {target}: pocketml would replace this folder, and it holds "
+                        f"what pocketml did not write (not in its {MANIFEST}): {shown}. Move "
+                        "them out of the folder, or run the command again with --force to "
+                        "replace the folder without them.")
     parent = nearest_existing(resolved.parent)
     if not parent.is_dir():
         raise UserError(f"{option} {target}: {parent} is a file, not a folder; give a folder "
@@ -131,26 +173,35 @@ def remove_leftovers(target: Path) -> None:
 
 @contextmanager
 def replace_folder(target: Path, option: str = "--out", keep_contents: bool = False,
-                   finish: Callable[[Path], None] | None = None) -> Iterator[Path]:
-    """Yield an empty staging folder (or, with `keep_contents`, a copy of the target's files)
-    that replaces `target` whole once the block and `finish(staging)` have succeeded."""
-    target = check_target(Path(target), option)
+                   finish: Callable[[Path], None] | None = None,
+                   force: bool = False) -> Iterator[Path]:
+    """Yield an empty staging folder (or, with `keep_contents`, a copy of the files pocketml
+    wrote in the target, less the manifest's signature, which the new manifest voids) that
+    replaces `target` whole once the block and `finish(staging)` have succeeded. `force`: see
+    check_target."""
+    target = check_target(Path(target), option, force)
     created = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
     target.parent.mkdir(parents=True, exist_ok=True)
     try:
         with folder_lock(target), staging_folder(target, option) as staging:
-            if keep_contents and target.is_dir():
-                for item in target.iterdir():
-                    if not item.name.startswith(".") and item.is_file() and not item.is_symlink():
-                        shutil.copy2(item, staging / item.name)
-            yield staging
-            if finish is not None:
-                finish(staging)
-            if not written_by_pocketml(staging):
-                from pocketml.manifest import write_manifest  # here: it imports this module
+            try:
+                if keep_contents and target.is_dir():
+                    for name in (listed_names(target) | UNLISTED) - {SIGNATURE}:
+                        item = target / name
+                        if item.is_file() and not item.is_symlink():
+                            shutil.copy2(item, staging / name)
+                yield staging
+                if finish is not None:
+                    finish(staging)
+                if not written_by_pocketml(staging):
+                    from pocketml.manifest import write_manifest  # here: it imports this module
 
-                write_manifest(staging)  # what makes the folder pocketml's, for the next run
-            swap_in(staging, target)
+                    write_manifest(staging)  # what makes the folder pocketml's, for the next run
+                swap_in(staging, target)
+            except OSError as err:
+                if not disk_full(err):
+                    raise
+                raise UserError(disk_full_message(target, staging)) from None
     finally:
         if not target.exists():  # a run that wrote nothing leaves no empty parent folders
             for folder in created:
@@ -186,3 +237,36 @@ def swap_in(staging: Path, target: Path) -> None:
     target.rename(old)
     staging.rename(target)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def disk_full(err: BaseException) -> bool:
+    """Whether `err`, or an exception it was raised from (a converter wraps the OSError it
+    met), is a full disk or an exhausted quota."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        if isinstance(err, OSError) and err.errno in DISK_FULL:
+            return True
+        seen.add(id(err))
+        err = err.__cause__ or err.__context__
+    return False
+
+
+def folder_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file()
+               and not p.is_symlink()) if Path(folder).is_dir() else 0
+
+
+def disk_full_message(target: Path, staging: Path) -> str:
+    """What a full disk cost and what to free: the new folder is built beside the old one, so
+    both must fit until the swap."""
+    megabytes = lambda n: f"{n / 1e6:.1f} MB"
+    written, previous = folder_bytes(staging), folder_bytes(target)
+    free = shutil.disk_usage(target.parent).free
+    needed = max(written, previous)
+    return (f"{target}: the disk is full (no space left on the device that holds "
+            f"{target.parent}); the new folder had {megabytes(written)} written"
+            + (f", the folder it replaces takes {megabytes(previous)}" if previous else "")
+            + f", and {megabytes(free)} are free. Free at least {megabytes(needed)} more "
+            "(the new folder is built beside the old one), then run the command again. "
+            "Nothing was changed: " + ("the previous folder is as it was." if previous
+                                       else "no folder was written."))

@@ -1,8 +1,9 @@
 """manifest.json: every file of a folder pocketml wrote, with its sha256 and size, the library
 versions that made them, the seed, the optimizer and the data's checksum. It is also how
 pocketml recognises its own folders (pocketml/folders.py). Verification starts here, so a
-changed, missing or extra model file, a name that points outside the folder, or a symbolic
-link is refused before anything reads or runs it."""
+changed or missing file, anything the manifest does not list (an extra file, a subfolder, a
+link), a name that points outside the folder, or a symbolic link is refused before anything
+reads or runs it."""
 
 from __future__ import annotations
 
@@ -12,13 +13,10 @@ from importlib import metadata
 from pathlib import Path
 
 from pocketml.errors import IntegrityError
-from pocketml.folders import MANIFEST, MANIFEST_FORMAT
-from pocketml.pocketapp.bundle import BundleError, check_listing
+from pocketml.folders import MANIFEST, MANIFEST_FORMAT, UNLISTED
+from pocketml.pocketapp.bundle import BundleError, check_listing, check_nothing_unlisted
 from pocketml.train.artifacts import METRICS, write_json
 
-MODEL_SUFFIXES = {".onnx", ".tflite", ".pte", ".safetensors"}
-# Reports rewritten by every `verify` and `bench`: listing them would make the manifest stale.
-UNLISTED = {MANIFEST, "parity.json", "parity.md", "bench.json", "bench.md"}
 LIBRARIES = ("torch", "onnx", "onnxruntime", "onnxscript", "litert-torch", "ai-edge-litert",
              "ai-edge-quantizer", "executorch", "tensorflow-cpu", "scikit-learn",
              "imbalanced-learn", "numpy")
@@ -85,17 +83,11 @@ def check_manifest(folder: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
         check_listing(folder, manifest)
+        check_nothing_unlisted(folder, manifest, UNLISTED)
     except (UnicodeDecodeError, ValueError) as err:
         raise IntegrityError(f"{path}: not valid JSON ({err}). Re-export with "
                              f"`pocketml export {folder}`.") from None
     except BundleError as err:
         raise IntegrityError(f"{err} Re-export with `pocketml export {folder}` if the "
                              "files are yours.") from None
-    extra = [p.name for p in listed_files(folder)
-             if p.suffix in MODEL_SUFFIXES and p.name not in manifest["files"]]
-    if extra:
-        raise IntegrityError(f"{folder}: the files do not match {MANIFEST}:\n  "
-                             + "\n  ".join(f"{name}: a model file the manifest does not list"
-                                           for name in extra)
-                             + f"\nRe-export with `pocketml export {folder}` if the change is yours.")
     return manifest

@@ -16,9 +16,10 @@ import torch
 
 from app_fixtures import APP, write_manifest as write_bundle_manifest
 from pocketml.cli import main
-from pocketml.export.model_folder import export_folder
+from pocketml.export.api import export_module
+from pocketml.export.signing import load_private_key, sign_manifest
 from pocketml.manifest import write_manifest
-from pocketml.train.artifacts import load_model, save_model
+from pocketml.train.artifacts import load_model, load_test_set
 
 sys.path.insert(0, str(APP))
 from pocketapp.bundle import BundleError, open_bundle  # noqa: E402
@@ -55,9 +56,11 @@ def test_a_model_that_outputs_one_minus_p_is_never_bundled(kidney_copy, tmp_path
     with torch.no_grad():  # sigmoid(-z) = 1 - sigmoid(z): a sick patient becomes "< 0.1%"
         flipped.body[-1].weight.neg_()
         flipped.body[-1].bias.neg_()
-    other = Path(shutil.copytree(kidney_copy, tmp_path / "other"))
-    save_model(flipped, other)
-    assert export_folder(other, ("onnx", "tflite"), **SILENT)
+    # `pocketml export` refuses weights that no longer compute what training measured
+    # (tests/test_custody.py), so the editor converts them with the Python API.
+    other = tmp_path / "other"
+    x, _ = load_test_set(kidney_copy)
+    export_module(flipped, (torch.from_numpy(x[:2]),), other, ("onnx", "tflite"), **SILENT)
     for name in ("model.onnx", "model.tflite"):
         shutil.copy2(other / name, kidney_copy / name)
     write_manifest(kidney_copy)  # the editor makes the checksums agree
@@ -214,10 +217,24 @@ def public(key: Path) -> bytes:
     return key.with_name(key.stem + ".pub.pem").read_bytes()
 
 
-def test_a_signed_bundle_opens_only_with_the_key_that_signed_it(kidney_folder, tmp_path, keys,
+@pytest.fixture
+def signed_folder(kidney_folder, tmp_path, keys) -> Path:
+    """The kidney folder signed by "ours" when it was written (`train --sign`): `bundle --sign`
+    takes only a folder signed by a key it trusts (tests/test_custody.py)."""
+    folder = Path(shutil.copytree(kidney_folder, tmp_path / "signed-kidney"))
+    sign_manifest(folder, load_private_key(keys["ours"]))
+    return folder
+
+
+def theirs_trusting_ours(keys) -> list[str]:
+    return ["--sign", str(keys["theirs"]), "--trusted-key",
+            str(keys["ours"].with_name("ours.pub.pem"))]
+
+
+def test_a_signed_bundle_opens_only_with_the_key_that_signed_it(signed_folder, tmp_path, keys,
                                                                capsys):
     bundle = tmp_path / "signed"
-    assert main(["bundle", str(kidney_folder), "--to", str(bundle), "--sign",
+    assert main(["bundle", str(signed_folder), "--to", str(bundle), "--sign",
                  str(keys["ours"])]) == 0
     assert f"signed by key {fingerprint(public(keys['ours']))}" in capsys.readouterr().out
     assert open_bundle(bundle, public(keys["ours"])).signer == fingerprint(public(keys["ours"]))
@@ -227,10 +244,10 @@ def test_a_signed_bundle_opens_only_with_the_key_that_signed_it(kidney_folder, t
 
 
 def test_a_resigned_rewritten_or_unsigned_bundle_is_refused_when_a_key_is_configured(
-        kidney_folder, tmp_path, keys):
+        signed_folder, tmp_path, keys):
     ours = public(keys["ours"])
     signed = tmp_path / "signed"
-    assert main(["bundle", str(kidney_folder), "--to", str(signed), "--sign",
+    assert main(["bundle", str(signed_folder), "--to", str(signed), "--sign",
                  str(keys["ours"])]) == 0
     # Rewritten after signing: a schema edit with a manifest that matches it again.
     rewritten = Path(shutil.copytree(signed, tmp_path / "rewritten"))
@@ -240,13 +257,13 @@ def test_a_resigned_rewritten_or_unsigned_bundle_is_refused_when_a_key_is_config
         open_bundle(rewritten, ours)
     # Re-signed by someone else's key.
     resigned = tmp_path / "resigned"
-    assert main(["bundle", str(kidney_folder), "--to", str(resigned), "--sign",
-                 str(keys["theirs"])]) == 0
+    assert main(["bundle", str(signed_folder), "--to", str(resigned),
+                 *theirs_trusting_ours(keys)]) == 0
     with pytest.raises(BundleError, match="not by key"):
         open_bundle(resigned, ours)
     # Unsigned.
     unsigned = tmp_path / "unsigned"
-    assert main(["bundle", str(kidney_folder), "--to", str(unsigned)]) == 0
+    assert main(["bundle", str(signed_folder), "--to", str(unsigned)]) == 0
     assert not (unsigned / "manifest.sig").exists()
     with pytest.raises(BundleError, match="unsigned"):
         open_bundle(unsigned, ours)
@@ -262,14 +279,14 @@ def test_bundle_refuses_a_key_that_is_not_a_private_ed25519_key(kidney_folder, t
 
 
 def test_the_app_window_says_signed_or_unsigned_and_refuses_a_foreign_signature(
-        kidney_folder, tmp_path, keys, monkeypatch):
+        signed_folder, tmp_path, keys, monkeypatch):
     from app_fixtures import run_driver, virtual_display
 
     signed, foreign = tmp_path / "signed", tmp_path / "foreign"
-    assert main(["bundle", str(kidney_folder), "--to", str(signed), "--sign",
+    assert main(["bundle", str(signed_folder), "--to", str(signed), "--sign",
                  str(keys["ours"])]) == 0
-    assert main(["bundle", str(kidney_folder), "--to", str(foreign), "--sign",
-                 str(keys["theirs"])]) == 0
+    assert main(["bundle", str(signed_folder), "--to", str(foreign),
+                 *theirs_trusting_ours(keys)]) == 0
     with virtual_display() as display:
         unsigned_run = run_driver(display, tmp_path / "run-unsigned", "form", signed)
         monkeypatch.setenv("POCKETML_TRUSTED_SIGNER", str(keys["ours"].with_name("ours.pub.pem")))

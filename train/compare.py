@@ -168,15 +168,17 @@ def compare_optimizers(model: str, out: Path | None = None,
                        optimizers: Sequence[str] = tuple(OPTIMIZERS),
                        seeds: Sequence[int] = (0,), device: str = "auto",
                        progress: bool = True, epochs: int | None = None,
-                       rates: dict[str, float] | None = None, log=print) -> dict:
+                       rates: dict[str, float] | None = None, log=print,
+                       force: bool = False) -> dict:
     """Train `model` with each optimizer and each seed; write the folder `out` (default
     artifacts/compare-<model>), replaced whole on success. `epochs` caps the training (None:
-    the model's own), `rates` sets an optimizer's learning rate (None: its own)."""
+    the model's own), `rates` sets an optimizer's learning rate (None: its own), `force` replaces
+    `out` even if it holds files pocketml did not write."""
     optimizers, seeds = list(dict.fromkeys(optimizers)), list(dict.fromkeys(seeds))
     check_comparison(model, optimizers, seeds, device, epochs)
     out = Path(f"artifacts/compare-{model}") if out is None else Path(out)
     spec = MODELS[model]
-    with replace_folder(out, "--out") as folder:
+    with replace_folder(out, "--out", force=force) as folder:
         train = spec.prepare(log)
         runs = []
         for optimizer in optimizers:

@@ -1,11 +1,13 @@
 """Open the model bundle (model.tflite, model.onnx, schema.json, manifest.json) and refuse it
 unless every file the manifest lists is a plain file inside the bundle with the size and sha256
-it records, the schema makes sense, and, where the app carries a trusted signer's key, the
+it records, the bundle holds nothing else (an extra file, a folder, a link), the schema makes
+sense, and, where the app carries a trusted signer's key, the
 manifest is signed by that key.
 
 A damaged download, a truncated copy or a model file swapped for another would otherwise give
 plausible-looking but wrong probabilities; the app shows this module's message instead.
-`pocketml verify` and `pocketml bundle` run the same checks on the desktop (check_listing)."""
+`pocketml verify` and `pocketml bundle` run the same checks on the desktop (check_listing,
+check_nothing_unlisted)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .form import FormSpec, SchemaError
-from .signature import SignatureError, check_signature
+from .signature import SIGNATURE, SignatureError, check_signature
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = "pocketml-manifest/1"
@@ -43,6 +45,7 @@ def open_bundle(folder: Path, trusted_key: bytes | None = None) -> Bundle:
     manifest_bytes = _read_bytes(folder / MANIFEST)
     manifest = _parse_json(folder / MANIFEST, manifest_bytes)
     check_listing(folder, manifest)
+    check_nothing_unlisted(folder, manifest, {MANIFEST, SIGNATURE})
     unlisted = [name for name in REQUIRED if name not in manifest["files"]]
     if unlisted:
         raise BundleError(f"the manifest does not list {', '.join(unlisted)}: "
@@ -71,6 +74,21 @@ def check_listing(folder: Path, manifest) -> None:
     if problems:
         raise BundleError(f"{folder}: the files do not match {MANIFEST}:\n  "
                           + "\n  ".join(problems) + "\nThe files were not used.")
+
+
+def check_nothing_unlisted(folder: Path, manifest: dict, allowed) -> None:
+    """Nothing in `folder` but the files `manifest` lists and the `allowed` names: an extra
+    file or link (to /etc, say) could be read by whatever trusts the folder. BundleError naming
+    each one otherwise."""
+    listed = set(manifest["files"]) | set(allowed)
+    extra = sorted(p.name + ("/" if p.is_dir() and not p.is_symlink() else "")
+                   for p in Path(folder).iterdir()
+                   if p.name not in listed or p.is_symlink() or p.is_dir())
+    if extra:
+        raise BundleError(f"{folder}: the files do not match {MANIFEST}:\n  "
+                          + "\n  ".join(f"{name}: not listed in the manifest (an extra file, "
+                                         "folder or link); refused" for name in extra)
+                          + "\nThe files were not used.")
 
 
 def _file_problem(folder: Path, name: str, entry) -> str | None:

@@ -19,6 +19,8 @@ from base64 import b64decode, b64encode
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from .bundle import BundleError
+
 FLOAT32 = "FLOAT32"
 FLOAT_BYTES = 4
 # TFLTensorDataType (TFLTensor.h): Float32 is 1 in every release; the other values moved when
@@ -269,18 +271,42 @@ class IOSTFLite(Predictor):
         return self.codec.unpack(b64decode(output.base64EncodedStringWithOptions_(0).UTF8String()))
 
 
+class UnreadableModel(BundleError):
+    """The runtime cannot load the model file at all (empty, truncated, not a TFLite file): a
+    refusal like a damaged bundle, in words, never the runtime's own text alone."""
+
+
 def load_predictor(bundle, platform: str = PLATFORM) -> Predictor:
     """The predictor for this platform; on a desktop LiteRT, else ONNX Runtime."""
     if platform == "android":
-        return AndroidLiteRT.load(bundle)
+        return load_checked(AndroidLiteRT, bundle)
     if platform == "ios":
-        return IOSTFLite.load(bundle)
+        return load_checked(IOSTFLite, bundle)
     try:
-        return DesktopLiteRT.load(bundle)
+        return load_checked(DesktopLiteRT, bundle)
     except ImportError:
         pass
     try:
-        return DesktopOnnx.load(bundle)
+        return load_checked(DesktopOnnx, bundle)
     except ImportError as err:
         raise RuntimeError("no runtime for the model on this desktop: "
                            "pip install ai-edge-litert (or onnxruntime)") from err
+
+
+def load_checked(predictor: type[Predictor], bundle) -> Predictor:
+    """`predictor.load(bundle)`; UnreadableModel when the runtime refuses the file itself."""
+    try:
+        return predictor.load(bundle)
+    except (ImportError, ModelMismatch):
+        raise
+    except Exception as err:
+        name = "model.onnx" if predictor is DesktopOnnx else "model.tflite"
+        raise UnreadableModel(
+            f"{name} cannot be loaded by {predictor.runtime}: the file is damaged, truncated or "
+            f"not a model file (the runtime says: {first_line(err)}). The model was not loaded. "
+            "Rebuild the bundle with `pocketml bundle` (or install the app again).") from err
+
+
+def first_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else type(err).__name__

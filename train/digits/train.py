@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
+from pocketml.export.custody import record_training
 from pocketml.folders import replace_folder
 from pocketml.train import artifacts
 from pocketml.train.digits.data import Digits, load_digits, split_digits
@@ -102,11 +103,12 @@ def digits_schema() -> dict:
 
 def train_digits(out: Path, data_dir: Path | None = None,
                  config: TrainConfig = DIGITS_TRAINING, log=print,
-                 finish: Callable[[Path], None] | None = None) -> dict:
-    """Train and write the folder `out`, replaced whole on success (`finish`: see train_kidney)."""
+                 finish: Callable[[Path], None] | None = None, force: bool = False) -> dict:
+    """Train and write the folder `out`, replaced whole on success (`finish`: see train_kidney;
+    `force`: replace `out` even if it holds files pocketml did not write)."""
     started = time.perf_counter()
     check_run_options(config.device, config.seed, config.optimizer)
-    with replace_folder(out, "--out", finish=finish) as folder:
+    with replace_folder(out, "--out", finish=finish, force=force) as folder:
         digits = load_digits(data_dir)
         log(digits.describe())
         model, history, (x_test, y_test, predicted), metrics = fit_digits(digits, config)
@@ -118,6 +120,7 @@ def train_digits(out: Path, data_dir: Path | None = None,
                               x=as_images(x_train[:CALIBRATION_DIGITS]).numpy())
         artifacts.write_json(folder / artifacts.SCHEMA, digits_schema())
         artifacts.write_json(folder / artifacts.METRICS, metrics)
+        record_training(folder)
         plot_confusion(folder / "confusion_matrix.png", y_test, predicted, CLASSES)
         plot_training_curves(folder / "training_curves.png", history.train_loss,
                              history.val_loss, history.best_epoch)

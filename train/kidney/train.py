@@ -32,6 +32,7 @@ from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
 from pocketml.errors import DataError, UserError
+from pocketml.export.custody import record_training
 from pocketml.folders import replace_folder
 from pocketml.train import artifacts
 from pocketml.train.calibration import BINS, calibrate, calibration_figures, plot_reliability
@@ -79,6 +80,7 @@ class KidneyOptions:
     max_rows: int = MAX_CV_ROWS  # cross-validation sample; the final models see every row
     test_size: float = 0.2
     progress: bool = True
+    force: bool = False  # replace --out even if it holds files pocketml did not write
 
 
 def split_train_test(frame: pd.DataFrame, options: KidneyOptions):
@@ -252,7 +254,7 @@ def train_kidney(options: KidneyOptions, log=print,
     cross-validation, final fit, write), e.g. a benchmark's memory sampler."""
     started = time.perf_counter()
     check_options(options)
-    with replace_folder(options.out, "--out", finish=finish) as folder:
+    with replace_folder(options.out, "--out", finish=finish, force=options.force) as folder:
         metrics = fit_kidney(folder, options, log, watch)
     metrics["seconds"] = round(time.perf_counter() - started, 1)
     log(report(metrics, options.out))
@@ -329,6 +331,7 @@ def fit_kidney(folder: Path, options: KidneyOptions, log=print,
     with timed(seconds, "write", watch):
         write_kidney_folder(folder, mlp_pipeline, x_train, x_test, y_test, probabilities,
                             ranking, metrics)
+        record_training(folder)
         plot_importance(folder / "permutation_importance.png", importance, "ROC AUC")
         plot_reliability(folder / "calibration.png", y_cv, {
             MODEL_LABELS["mlp"]: expit(out_of_fold["mlp"]["logit"]),

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from pocketml.export.custody import record_training
 from pocketml.folders import replace_folder
 from pocketml.train import artifacts
 from pocketml.train.loop import History, TrainConfig, check_run_options, fit, predict
@@ -108,13 +109,14 @@ def plot_forecast(path: Path, test: Windows, predicted: np.ndarray, title: str) 
 
 def train_sequence(out: Path, cell: str = "lstm", series: str = "sunspots",
                    config: TrainConfig | None = None, log=print,
-                   finish: Callable[[Path], None] | None = None) -> dict:
+                   finish: Callable[[Path], None] | None = None, force: bool = False) -> dict:
     """Train and write the folder `out`, replaced whole on success (`finish`: see train_kidney;
+    `force`: replace `out` even if it holds files pocketml did not write;
     `config`: sequence_training(cell) when None)."""
     started = time.perf_counter()
     config = sequence_training(cell) if config is None else config
     check_run_options(config.device, config.seed, config.optimizer)
-    with replace_folder(out, "--out", finish=finish) as folder:
+    with replace_folder(out, "--out", finish=finish, force=force) as folder:
         data = load_series(series)
         model, history, parts, predicted, metrics = fit_sequence(data, cell, config)
         metrics["seconds"] = round(time.perf_counter() - started, 1)
@@ -124,6 +126,7 @@ def train_sequence(out: Path, cell: str = "lstm", series: str = "sunspots",
         artifacts.save_arrays(folder, artifacts.CALIBRATION, x=parts["train"].x)
         artifacts.write_json(folder / artifacts.SCHEMA, sequence_schema(data))
         artifacts.write_json(folder / artifacts.METRICS, metrics)
+        record_training(folder)
         plot_forecast(folder / "predicted_vs_actual.png", test, predicted,
                       f"{cell.upper()} on {series}: held-out RMSE {metrics['test']['rmse']:.3g} "
                       f"(naive {metrics['test']['naive_rmse']:.3g})")
