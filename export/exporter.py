@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pocketml.errors import UserError
+from pocketml.folders import disk_full
 from pocketml.export.formats import FORMATS, Format
 from pocketml.export.job import ExportJob
 
@@ -37,9 +38,17 @@ def check_formats(names) -> list[Format]:
 def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[ExportResult]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
+    results: list[ExportResult] = []
     for fmt in check_formats(names):
         final = out_dir / fmt.filename
+        source = next((r for r in results if r.format == fmt.made_from), None)
+        if source is not None and not source.ok:  # nothing to convert from: say so, not "missing"
+            final.unlink(missing_ok=True)
+            results.append(ExportResult(fmt.name, final, error=(
+                f"not made: it is converted from {source.path.name} ({source.format}), whose "
+                "export failed above")))
+            log(f"  {fmt.name:<17} FAILED {final.name}: {results[-1].error}")
+            continue
         # Write under a temporary name with the real suffix (converters check it), then rename:
         # a failed export never leaves a half-written file under the real name.
         tmp = out_dir / f".tmp-{os.getpid()}-{fmt.filename}"
@@ -51,7 +60,10 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
                                   time.perf_counter() - started)
         except UserError:
             raise
-        except Exception as err:  # a converter's refusal is a result to report, not a crash
+        except (Exception, SystemExit) as err:  # a converter's refusal (or the user's code
+            # exiting while it is traced) is a result to report, not a crash; a full disk is not
+            if disk_full(err):
+                raise
             final.unlink(missing_ok=True)
             result = ExportResult(fmt.name, final, seconds=time.perf_counter() - started,
                                   error=unsupported_message(fmt, err))

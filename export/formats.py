@@ -37,6 +37,7 @@ class Format:
     runtimes: tuple[str, ...]
     tolerance: Tolerance
     default: bool = True  # exported unless --formats says otherwise
+    made_from: str | None = None  # the format whose file this one is converted from
 
 
 FP32 = Tolerance(max_abs_diff=1e-5, label_agreement=1.0)
@@ -48,15 +49,15 @@ FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("tflite", "model.tflite", "TFLite, float32 (litert-torch)", export_tflite,
            TFLITE_RUNTIMES, FP32),
     Format("tflite_fp16", "model_fp16.tflite", "TFLite, float16 weights", export_fp16,
-           TFLITE_RUNTIMES, FP16),
+           TFLITE_RUNTIMES, FP16, made_from="tflite"),
     Format("tflite_int8", "model_int8.tflite", "TFLite, dynamic-range int8", export_int8,
-           TFLITE_RUNTIMES, INT8),
+           TFLITE_RUNTIMES, INT8, made_from="tflite"),
     Format("tflite_int8_full", "model_int8_full.tflite",
            "TFLite, integer layers: int8 weights and activations (calibrated on training "
            "rows)", export_int8_full, TFLITE_RUNTIMES, INT8, default=False),
     Format("tflite_16x8", "model_16x8.tflite",
            "TFLite, integer layers: int8 weights, int16 activations (calibrated on training "
-           "rows)", export_16x8, TFLITE_RUNTIMES, INT8, default=False),
+           "rows)", export_16x8, TFLITE_RUNTIMES, INT8, default=False, made_from="tflite"),
     Format("executorch", "model.pte", "ExecuTorch, float32 (XNNPACK delegate)",
            export_executorch, EXECUTORCH_RUNTIMES, FP32),
     Format("executorch_int8", "model_int8.pte",

@@ -137,6 +137,8 @@ def export_folder(folder: Path, formats, log=print, trust_source: bool = False,
     when both are done, so a failure or a kill leaves the previous folder as it was. With a
     signing key the folder must be signed by a trusted key before, and is signed after."""
     check_formats(formats)
+    if Path(folder).is_dir():  # a folder holding files pocketml did not write: refused at once
+        check_target(Path(folder), "DIR", force)
     signing.check(Path(folder), log)
     model = ModelFolder(folder, trust_source)  # read here, so a bad file is named where it is
     with replace_folder(folder, "DIR", keep_contents=True, force=force) as staging:

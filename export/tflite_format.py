@@ -26,8 +26,8 @@ def _quantize(source: Path, path: Path, configure, calibration=None) -> None:
     from ai_edge_quantizer import quantizer
 
     if not source.is_file():
-        raise UserError(f"{source} is missing: the quantized variants are made from the float32 "
-                        "TFLite file; export the 'tflite' format too.")
+        raise UserError(f"{source.name} is missing: the quantized variants are made from the "
+                        "float32 TFLite file; export the 'tflite' format too.")
     with quiet():
         q = quantizer.Quantizer(str(source))
         configure(q)

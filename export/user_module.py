@@ -1,7 +1,9 @@
 """A user's own model, from the command line: `--model MODULE:CALLABLE` imported and called,
 `--input-shape SHAPE[:DTYPE[:LOW,HIGH]]` parsed, and one call on the example inputs before
 anything is written. Each way it can go wrong is a UserError naming the module, the call and
-the likely fix; the original exception stays attached as its cause for `--debug`."""
+the likely fix; the original exception stays attached as its cause for `--debug`. A module that
+calls sys.exit() or raises KeyboardInterrupt, at import, in its factory or in forward(), is
+reported the same way: the user's code never decides pocketml's exit status."""
 
 from __future__ import annotations
 
@@ -17,6 +19,9 @@ from torch import nn
 from pocketml.errors import UserError
 from pocketml.export.job import BATCH, DTYPES, InputSpec, forward_parameter_names
 
+# What the user's code may raise: any error, and also sys.exit() and KeyboardInterrupt, which
+# would otherwise end pocketml with the module's own status (0 after writing nothing).
+USER_CODE_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 SHAPE_HELP = ("write SHAPE[:DTYPE[:LOW,HIGH]], batch first, e.g. 1,5,1 or 1,seq=12:int64:0,99 "
               f"(dtypes {', '.join(DTYPES)}; NAME=SIZE marks a dynamic dimension)")
 
@@ -37,7 +42,7 @@ def load_user_module(spec: str) -> nn.Module:
                             "it on PYTHONPATH.") from err
         raise UserError(f"--model {spec!r}: importing {module_name} raised {describe(err)}. "
                         f"Install {err.name}, or fix {module_name}'s imports.") from err
-    except Exception as err:  # the user's module itself fails while it is imported
+    except USER_CODE_ERRORS as err:  # the user's module itself fails while it is imported
         raise UserError(f"--model {spec!r}: importing {module_name} raised {describe(err)}. "
                         f"Fix {module_name} so that `import {module_name}` works.") from err
     factory = getattr(module, attr, None)
@@ -46,7 +51,7 @@ def load_user_module(spec: str) -> nn.Module:
                         f"{attr!r}).")
     try:
         model = factory() if callable(factory) else factory
-    except Exception as err:
+    except USER_CODE_ERRORS as err:
         raise UserError(f"--model {spec!r}: calling {attr}() raised {describe(err)}. "
                         f"{attr}() must build the model with no arguments.") from err
     if not isinstance(model, nn.Module):
@@ -62,7 +67,11 @@ def parse_shape(text: str) -> InputSpec:
         raise UserError(f"--input-shape {text!r}: {SHAPE_HELP}.")
     sizes, dynamic = [], {}
     for axis, part in enumerate(shape_text.split(",")):
-        name, _, size = part.rpartition("=")
+        name, named, size = part.rpartition("=")
+        if named and not name:
+            raise UserError(f"--input-shape {text!r}: {part!r} has no name before '='; write "
+                            "NAME=SIZE for a dynamic dimension (e.g. seq=12), or the size alone "
+                            "for a fixed one.")
         if not re.fullmatch(r"[1-9][0-9]*", size.strip()) or (name and not name.isidentifier()):
             raise UserError(f"--input-shape {text!r}: {part!r} is not a size; {SHAPE_HELP}.")
         if name and (axis == 0 or name == BATCH):
@@ -106,7 +115,7 @@ def run_on_examples(spec: str, model: nn.Module, inputs: list[InputSpec],
     try:
         with torch.no_grad():
             outputs = model(*examples)
-    except Exception as err:
+    except USER_CODE_ERRORS as err:
         raise UserError(f"--model {spec!r}: {call} raised {describe(err)}. "
                         f"{likely_fix(model, inputs, err)}") from err
     parts = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
@@ -136,7 +145,9 @@ def likely_fix(model: nn.Module, inputs: list[InputSpec], err: Exception) -> str
             "other sizes, with its dtype.")
 
 
-def describe(err: Exception) -> str:
+def describe(err: BaseException) -> str:
+    if isinstance(err, SystemExit):
+        return f"SystemExit (it called sys.exit({err.code!r}))"
     first = str(err).strip().splitlines()
     return f"{type(err).__name__}: {first[0][:300]}" if first else type(err).__name__
 

@@ -198,7 +198,7 @@ def replace_folder(target: Path, option: str = "--out", keep_contents: bool = Fa
 
                     write_manifest(staging)  # what makes the folder pocketml's, for the next run
                 swap_in(staging, target)
-            except OSError as err:
+            except Exception as err:  # a converter may wrap the OSError it met in its own error
                 if not disk_full(err):
                     raise
                 raise UserError(disk_full_message(target, staging)) from None

@@ -70,6 +70,14 @@ CATEGORICAL = [a.name for a in ATTRIBUTES if not a.is_numeric]
 TARGET = "class"
 CLASSES = ("notckd", "ckd")  # index = label; "ckd" is the positive class
 
+# Every numeric attribute is an age, a pressure, a grade, a count, a concentration or a density:
+# a negative value is impossible (an error), where one outside the plausible range is only
+# implausible (kept, and reported).
+IMPOSSIBLE_BELOW = 0.0
+# The start of a file that is checked before the rest is read: a wrong file (junk, a binary,
+# another table) is refused from its first lines, however big it is.
+HEAD_BYTES = 1 << 16
+
 # The Kaggle CSV renamed a few UCI columns.
 CSV_RENAMES = {"wc": "wbcc", "rc": "rbcc", "classification": "class"}
 MISSING = {"", "?"}
@@ -86,6 +94,7 @@ class CKDData:
     normalised_values: int = 0  # categories written in another letter case ("Yes", "CKD")
     encoding: str = "utf-8"
     implausible: tuple[str, ...] = ()  # kept values outside their plausible range, as "line 5, 'sod' = 4.5"
+    empty_columns: tuple[str, ...] = ()  # attributes with no value in any row (all "?")
 
     def describe(self) -> str:
         counts = self.frame[TARGET].value_counts().to_dict()
@@ -102,7 +111,23 @@ class CKDData:
             count = len(self.implausible)
             text += (f"; {count} value{'s' if count > 1 else ''} outside the plausible range "
                      f"kept ({shown})")
+        if self.empty_columns:
+            text += (f"; no values at all in column(s) {', '.join(self.empty_columns)} "
+                     "(every row is ?)")
         return text
+
+    def require_values(self, fields=None) -> None:
+        """DataError when one of `fields` (None: every attribute) has no value in any row: it
+        cannot be imputed, so no model can take it."""
+        empty = [name for name in self.empty_columns if fields is None or name in fields]
+        if empty:
+            described = ", ".join(f"'{name}' ({ATTRIBUTE_BY_NAME[name].description})"
+                                  for name in empty)
+            raise DataError(f"{self.path}: column {described} has no values: all "
+                            f"{len(self.frame)} rows have ? there, and the model takes "
+                            f"{'it' if len(empty) == 1 else 'them'}, so it cannot be trained. "
+                            "Fill the column in from the source records, or use a file where "
+                            "it is recorded.")
 
 
 def sha256_of(path: Path) -> str:
@@ -116,6 +141,7 @@ def load_ckd(path: str | Path) -> CKDData:
         raise DataError(f"{path}: no such file. Pass --data with the path of kidney_disease.csv "
                         "or chronic_kidney_disease_full.arff, or leave --data out to use the copy "
                         "shipped with pocketml.")
+    _check_head(path)
     raw = path.read_bytes()
     text, encoding = _decode(path, raw)
     if not text.strip():  # after decoding, so a file holding only a byte-order mark is empty too
@@ -127,8 +153,28 @@ def load_ckd(path: str | Path) -> CKDData:
         records, repaired, dropped = _read_csv_rows(path, text), 0, 0
         fmt = "csv"
     frame, normalised, implausible = _clean(path, records)
+    empty = tuple(a.name for a in ATTRIBUTES if frame[a.name].isna().all())
     return CKDData(frame, path, hashlib.sha256(raw).hexdigest(), fmt, repaired, dropped,
-                   normalised, encoding, tuple(implausible))
+                   normalised, encoding, tuple(implausible), empty)
+
+
+def _check_head(path: Path) -> None:
+    """Refuse a file from its first HEAD_BYTES when they are not the start of the CKD data:
+    binary bytes, a first line longer than that, or a CSV header without the CKD columns."""
+    with open(path, "rb") as handle:
+        head = handle.read(HEAD_BYTES)
+    if len(head) == HEAD_BYTES:  # cut at the last whole line, never inside a character
+        end = head.rfind(b"\n")
+        if end < 0:
+            raise DataError(f"{path}: the first {HEAD_BYTES // 1024} KB hold no line break, so "
+                            "this is not a CSV or ARFF file; point --data at the CKD data "
+                            "(kidney_disease.csv or chronic_kidney_disease_full.arff).")
+        head = head[:end + 1]
+    text, _ = _decode(path, head)
+    if text.strip() and not _looks_like_arff(text):
+        first = next(line for line in text.splitlines() if line.strip())
+        _require_columns(path, [CSV_RENAMES.get(h.strip(), h.strip())
+                                for h in next(csv.reader([first]))])
 
 
 # Bytes no text file holds: NUL and the C0 controls other than tab, newlines and form feed.
@@ -268,10 +314,16 @@ FAR_OUTSIDE = 10
 
 
 def _plausible(path: Path, line_no: int, attr: Attribute, value: float) -> bool:
-    """True inside the plausible range; False just outside it; DataError far outside it."""
+    """True inside the plausible range; False just outside it; DataError far outside it or
+    where no measurement can be (below zero)."""
     low, high = attr.plausible_range
     if math.isnan(value) or low <= value <= high:
         return True
+    if value < IMPOSSIBLE_BELOW:
+        raise DataError(f"{path} line {line_no}, column '{attr.name}': {value:g} is impossible "
+                        f"({attr.description} cannot be negative; plausible: {low:g} to "
+                        f"{high:g} {attr.unit}".rstrip() + "); fix it (a stray minus sign?) or "
+                        "replace it with ? for missing.")
     width = high - low
     if not low - FAR_OUTSIDE * width <= value <= high + FAR_OUTSIDE * width:
         raise DataError(f"{path} line {line_no}, column '{attr.name}': {value:g} is far outside "

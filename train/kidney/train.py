@@ -272,6 +272,9 @@ def fit_kidney(folder: Path, options: KidneyOptions, log=print,
             data_path, origin = Path(options.data), "--data"
         data = load_ckd(data_path)
     log(f"data from {origin}\n  {data.describe()}")
+    # A column with no value at all cannot be imputed: refuse it if the model takes it.
+    data.require_values({name if name in ATTRIBUTE_BY_NAME else name.split("_", 1)[0]
+                         for name in SEED_FEATURES} if options.features == "seed" else None)
     check_classes(data.frame[TARGET].to_numpy(), options.folds,
                   f"{data.path}: column '{TARGET}'", "Use the full CKD data.")
     provenance = {"source": origin, "path": str(data_path), "sha256": data.sha256,
