@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pocketml.errors import UserError
 from pocketml.export.console import quiet
+from pocketml.folders import UNLISTED
 from pocketml.pocketapp.bundle import BundleError, open_bundle
 from pocketml.pocketapp.explain import MODEL_NOT_MEDICAL, explain
 from pocketml.pocketapp.predictors import load_predictor
@@ -29,7 +30,7 @@ def parse_row(text: str) -> dict[str, str]:
 
 def explain_row(folder: Path, text: str, as_json: bool = False, log=print) -> dict:
     try:
-        bundle = open_bundle(Path(folder))
+        bundle = open_bundle(Path(folder), unlisted=UNLISTED)  # a model folder's reports too
     except BundleError as err:
         raise UserError(str(err)) from None
     form = bundle.form

@@ -39,13 +39,16 @@ class Bundle:
         return self.folder / name
 
 
-def open_bundle(folder: Path, trusted_key: bytes | None = None) -> Bundle:
-    """`trusted_key`: the PEM public key this app build trusts; None accepts unsigned bundles."""
+def open_bundle(folder: Path, trusted_key: bytes | None = None,
+                unlisted=(MANIFEST, SIGNATURE)) -> Bundle:
+    """`trusted_key`: the PEM public key this app build trusts; None accepts unsigned bundles.
+    `unlisted`: the names the folder may hold besides what its manifest lists (a model folder,
+    read by `pocketml explain`, also holds the reports `verify` rewrites)."""
     folder = Path(folder)
     manifest_bytes = _read_bytes(folder / MANIFEST)
     manifest = _parse_json(folder / MANIFEST, manifest_bytes)
     check_listing(folder, manifest)
-    check_nothing_unlisted(folder, manifest, {MANIFEST, SIGNATURE})
+    check_nothing_unlisted(folder, manifest, unlisted)
     unlisted = [name for name in REQUIRED if name not in manifest["files"]]
     if unlisted:
         raise BundleError(f"the manifest does not list {', '.join(unlisted)}: "
