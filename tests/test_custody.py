@@ -6,7 +6,6 @@ folder signed when it was written (`--sign KEY`) is refused by `verify --trusted
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import sys
@@ -21,25 +20,11 @@ from pocketml.export.custody import RECORD
 from pocketml.export.signing import load_private_key, sign_manifest
 from pocketml.manifest import write_manifest
 from pocketml.train.artifacts import load_model, save_model
+from test_trust_chain import edit_json, exit_2, keys  # noqa: F401  (keys: a fixture)
 
 sys.path.insert(0, str(APP))
 from pocketapp.bundle import BundleError, open_bundle  # noqa: E402
 from pocketapp.predictors import load_predictor  # noqa: E402
-
-
-def exit_2(capsys, argv: list[str], *expected: str) -> str:
-    assert main(argv) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("pocketml: error: ") and "Traceback" not in err, err
-    for part in expected:
-        assert part in err, (part, err)
-    return err
-
-
-def edit_json(path: Path, edit) -> None:
-    document = json.loads(path.read_text())
-    edit(document)
-    path.write_text(json.dumps(document, indent=2))
 
 
 def swap_classes(schema: dict) -> None:
@@ -145,14 +130,6 @@ def test_a_truncated_model_in_the_app_is_refused_in_words(bundle_copy):
 
 
 # --- signed when written, checked at every step ---------------------------------------------
-
-@pytest.fixture
-def keys(tmp_path) -> dict[str, Path]:
-    paths = {name: tmp_path / "keys" / f"{name}.pem" for name in ("ours", "theirs")}
-    for path in paths.values():
-        assert main(["keygen", str(path), "--no-app"]) == 0
-    return paths
-
 
 def public(key: Path) -> str:
     return str(key.with_name(key.stem + ".pub.pem"))
