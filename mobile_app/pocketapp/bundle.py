@@ -48,11 +48,11 @@ def open_bundle(folder: Path, trusted_key: bytes | None = None,
     manifest_bytes = _read_bytes(folder / MANIFEST)
     manifest = _parse_json(folder / MANIFEST, manifest_bytes)
     check_listing(folder, manifest)
-    check_nothing_unlisted(folder, manifest, unlisted)
-    unlisted = [name for name in REQUIRED if name not in manifest["files"]]
-    if unlisted:
-        raise BundleError(f"the manifest does not list {', '.join(unlisted)}: "
+    absent = [name for name in REQUIRED if name not in manifest["files"]]
+    if absent:
+        raise BundleError(f"the manifest does not list {', '.join(absent)}: "
                           "the bundle is incomplete. Rebuild it with `pocketml bundle`.")
+    check_nothing_unlisted(folder, manifest, unlisted)
     try:
         signer = check_signature(folder, manifest_bytes, trusted_key)
     except SignatureError as err:
