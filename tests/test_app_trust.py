@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from app_fixtures import APP
 from pocketml.cli import main
+from pocketml.export.signing import load_private_key, sign_manifest
 
 sys.path.insert(0, str(APP))
 from pocketapp import signature  # noqa: E402
@@ -149,8 +150,10 @@ def signed(kidney_folder, tmp_path_factory) -> dict[str, Path]:
                                             else ["--no-app"])) == 0
         paths[f"{name}.pub"] = key.with_name(f"{name}.pub.pem")
         paths[name] = root / f"bundle-{name}"
-        assert main(["bundle", str(kidney_folder), "--to", str(paths[name]),
-                     "--sign", str(key)]) == 0
+        # `bundle --sign` takes only a folder signed when it was written (`train --sign`).
+        folder = Path(shutil.copytree(kidney_folder, root / f"kidney-{name}"))
+        sign_manifest(folder, load_private_key(key))
+        assert main(["bundle", str(folder), "--to", str(paths[name]), "--sign", str(key)]) == 0
     return paths
 
 
