@@ -17,7 +17,7 @@ import torch
 from app_fixtures import APP, GOLDEN, write_bundle, write_manifest
 
 sys.path.insert(0, str(APP))
-from pocketapp.bundle import open_bundle  # noqa: E402
+from pocketapp.bundle import BundleError, open_bundle  # noqa: E402
 from pocketapp.predictors import DesktopLiteRT, DesktopOnnx, load_predictor  # noqa: E402
 from pocketapp.form import FormSpec  # noqa: E402
 from pocketapp.selfcheck import TOLERANCE, SelfCheckFailed, short, verify_on_device  # noqa: E402
@@ -222,6 +222,9 @@ def test_a_bundle_without_golden_cases_is_refused(bundle_copy):
 def test_golden_cases_the_manifest_does_not_list_are_not_trusted(bundle_copy):
     write_manifest(bundle_copy, names=("model.tflite", "model.onnx", "schema.json"))
     assert (bundle_copy / GOLDEN).is_file()
+    with pytest.raises(BundleError, match=f"{GOLDEN}: not listed in the manifest"):
+        check(bundle_copy)  # a file the manifest does not list is refused before any use
+    (bundle_copy / GOLDEN).unlink()
     with pytest.raises(SelfCheckFailed, match="no golden cases"):
         check(bundle_copy)
 
