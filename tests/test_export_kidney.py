@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from pocketml.errors import IntegrityError
+from pocketml.export.api import export_module
 from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
 from pocketml.manifest import check_manifest, write_manifest
 from pocketml.export.model_folder import bundle_folder, export_folder, verify_folder
@@ -147,8 +148,8 @@ def test_manifest_refuses_changed_missing_and_extra_model_files(kidney_copy, dam
         verify_folder(kidney_copy, **SILENT)
     message = str(caught.value)
     expected = {"change": "model.tflite does not match its checksum", "delete": "model.tflite is "
-                "missing: the manifest lists it", "extra": "model_extra.tflite: a model file the "
-                "manifest does not list"}[damage]
+                "missing: the manifest lists it", "extra": "model_extra.tflite: not listed in the "
+                "manifest"}[damage]
     assert expected in message
 
 
