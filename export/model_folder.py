@@ -14,6 +14,9 @@ from pocketml.errors import UserError
 from pocketml.export.custody import check_custody, check_signed
 from pocketml.export.exporter import check_formats, export_formats, results_table
 from pocketml.export.formats import FORMATS
+from pocketml.export.fp16_arithmetic import add_fp16_arithmetic, fp16_record
+from pocketml.export.arm64.report import arm64_markdown
+from pocketml.export.arm64.runner import emulated_rows
 from pocketml.export.golden import GOLDEN, write_golden
 from pocketml.export.job import ExportJob
 from pocketml.export.input_sets import input_sets, random_budget
@@ -32,6 +35,7 @@ from pocketml.train import artifacts
 EXPORTS = "export.json"  # what the last export wrote or failed to write, per format
 SOURCE = "source.json"  # for user modules: the module ("pkg.mod:callable") and --input-shapes
 BUNDLE_FILES = ("model.tflite", "model.onnx", artifacts.SCHEMA)
+DELEGATES = "delegates.json"  # in the bundle: may the app run model.tflite in fp16 (a GPU)?
 
 
 class ModelFolder:
@@ -150,7 +154,8 @@ def export_folder(folder: Path, formats, log=print, trust_source: bool = False,
 
 
 def export_into(folder: Path, formats, log=print, trust_source: bool = False,
-                shown: Path | None = None, model: ModelFolder | None = None) -> Verification:
+                shown: Path | None = None, model: ModelFolder | None = None,
+                arm64: list[str] | None = None) -> Verification:
     """Export and verify in `folder` itself; the caller makes that safe (replace_folder).
     `model`: the folder's contents, when the caller has read them already."""
     shown = Path(shown or folder)
@@ -164,24 +169,27 @@ def export_into(folder: Path, formats, log=print, trust_source: bool = False,
     write_manifest(model.folder)
     log(results_table(results))
     log(f"export took {time.perf_counter() - started:.1f} s; verifying")
-    return verify_into(folder, log, model, shown=shown)
+    return verify_into(folder, log, model, shown=shown, arm64=arm64)
 
 
 def verify_folder(folder: Path, log=print, trust_source: bool = False,
-                  trusted: list[bytes] | None = None) -> bool:
+                  trusted: list[bytes] | None = None,
+                  arm64: list[str] | None = None) -> bool:
     """Check the signature (given `trusted` public keys), the manifest and the training
-    record, then parity of every exported format; write parity.json/.md."""
+    record, then parity of every exported format; write parity.json/.md. `arm64`: CPU models
+    to run every file on under emulation too (arm64.runner)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: no such model folder.")
     with folder_lock(folder):
         remove_leftovers(folder.resolve())
         Signing(trusted=tuple(trusted or ())).check(folder, log)
-        return bool(verify_into(folder, log, trust_source=trust_source))
+        return bool(verify_into(folder, log, trust_source=trust_source, arm64=arm64))
 
 
 def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
-                trust_source: bool = False, shown: Path | None = None) -> Verification:
+                trust_source: bool = False, shown: Path | None = None,
+                arm64: list[str] | None = None) -> Verification:
     shown = Path(shown or folder)
     check_manifest(folder)
     checked = sha256_file(Path(folder) / MANIFEST)
@@ -192,15 +200,18 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     for fmt, missing in not_run.items():
         for runtime, how in missing.items():
             log(f"  {fmt}: not checked on {runtime}, which is not available here ({how})")
+    add_fp16_arithmetic(runtimes)
     sets = input_sets(model.schema, model.example, model.test_set,
                       random_budget(model.module, model.example))
-    results = check_parity(model.module, files, sets, model.schema, runtimes, log)
+    with emulated_rows(arm64, model.schema, runtimes, not_run, log) as load:
+        results = check_parity(model.module, files, sets, model.schema, runtimes, log, load)
     document = parity_document(results, not_run, sets)
-    failed = [f"{r.format} on {r.runtime}" for r in results if not r.passed]
+    failed = [f"{r.format} on {r.runtime}" for r in results if not r.passed and not r.gates]
     verdict = f"parity: {'PASSED' if document['passed'] else 'FAILED: ' + ', '.join(failed)}"
     try:
         artifacts.write_json(model.folder / "parity.json", document)
-        artifacts.atomic_write_bytes(model.folder / "parity.md", parity_markdown(document).encode())
+        artifacts.atomic_write_bytes(model.folder / "parity.md", (
+            parity_markdown(document) + arm64_markdown(document)).encode())
     except OSError as err:  # a read-only folder or a full disk: the verdict still stands
         log(f"{verdict} (parity.json and parity.md could not be written in {shown}: "
             f"{err.strerror or err}; the report above is the only copy)")
@@ -272,7 +283,9 @@ def bundle_folder(folder: Path, to: Path, log=print, signing: Signing = UNSIGNED
             for name in BUNDLE_FILES:
                 shutil.copyfile(folder / name, staging / name)
             write_golden(folder, staging / GOLDEN)  # the app's on-device parity check
-            write_manifest(staging, [staging / name for name in (*BUNDLE_FILES, GOLDEN)],
+            artifacts.write_json(staging / DELEGATES, fp16_record(verification.document))
+            write_manifest(staging, [staging / name
+                                     for name in (*BUNDLE_FILES, GOLDEN, DELEGATES)],
                            {key: manifest.get(key) for key in PROVENANCE})
             signer = signing.seal(staging)
     sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB"

@@ -94,6 +94,8 @@ class RuntimeResult:
     error: str | None = None
     dimensions: dict[str, str] = field(default_factory=dict)  # name -> what the file does
     lowering: dict | None = None  # ExecuTorch: what XNNPACK took and what it left
+    emulation: dict | None = None  # arm64 rows: the CPU emulated, the diff vs x86, the kernels
+    gates: str | None = None  # a row that decides only this feature, not the verdict
 
     @property
     def passed(self) -> bool:
@@ -104,7 +106,7 @@ class RuntimeResult:
                 "max_rel_diff": self.max_rel_diff, "label_agreement": self.label_agreement,
                 "metrics": self.metrics, "passed": self.passed, "error": self.error,
                 "checks": [c.__dict__ for c in self.checks], "dimensions": self.dimensions,
-                "lowering": self.lowering}
+                "lowering": self.lowering, "emulation": self.emulation, "gates": self.gates}
 
 
 def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
@@ -170,9 +172,10 @@ def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
 
 
 def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet],
-                 schema: dict | None, runtimes: dict[str, list[str]], log=print
-                 ) -> list[RuntimeResult]:
-    """`files` maps format name -> exported file (None when its export failed)."""
+                 schema: dict | None, runtimes: dict[str, list[str]], log=print,
+                 load=load_runner) -> list[RuntimeResult]:
+    """`files` maps format name -> exported file (None when its export failed); `load` makes
+    a runner from a file and a runtime name (arm64.runner adds the emulated ones)."""
     torch_run = torch_runner(module.eval())
     probes = dimension_probes(sets, schema)
     reference = {s.name: run_batches(torch_run, s.inputs, s.batch_size)
@@ -189,16 +192,20 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
         log("  PyTorch metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in reference["metrics"].items()))
     results = []
     for fmt, path in files.items():
-        tolerance = FORMATS[fmt].tolerance
         for runtime in runtimes.get(fmt) or [FORMATS[fmt].runtimes[0]]:
+            runner = None
             if path is None or not path.is_file():
                 result = RuntimeResult(fmt, runtime, error="no exported file (export failed)")
             else:
                 try:
-                    runner = load_runner(path, runtime)
+                    runner = load(path, runtime)
+                    # A runner that computes in another precision brings its own tolerance.
+                    tolerance = getattr(runner, "tolerance", FORMATS[fmt].tolerance)
                     result = compare(fmt, runtime, runner.run, sets, reference, schema, tolerance)
                     probe_dimensions(result, runner, probes, reference, schema, tolerance)
                     result.lowering = runner.lowering
+                    result.emulation = getattr(runner, "emulation", None)
+                    result.gates = getattr(runner, "gates", None)
                 except Exception as err:  # a runtime that refuses the file fails the check
                     result = RuntimeResult(fmt, runtime, error=f"{type(err).__name__}: {err}")
             log(f"  {'PASS' if result.passed else 'FAIL'} {fmt} on {runtime}"
@@ -210,6 +217,8 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
                                                    for name, what in result.dimensions.items()))
             if result.lowering:
                 log(f"    {lowering_line(result.lowering)}")
+            for note in getattr(runner, "notes", list)():
+                log(f"    {note}")
             results.append(result)
     return results
 
@@ -289,7 +298,8 @@ def parity_document(results: list[RuntimeResult],
     `sets`: the inputs checked, named in the report with how they were chosen."""
     formats = {}
     for fmt in dict.fromkeys(r.format for r in results):
-        runs = [r for r in results if r.format == fmt]
+        every = [r for r in results if r.format == fmt]
+        runs = [r for r in every if not r.gates]
         first = runs[0]
         formats[fmt] = {
             "runtime": first.runtime,
@@ -299,7 +309,7 @@ def parity_document(results: list[RuntimeResult],
                                     if r.label_agreement is not None), default=None),
             "metrics": first.metrics,
             "passed": all(r.passed for r in runs),
-            "runtimes": {r.runtime: r.as_dict() for r in runs},
+            "runtimes": {r.runtime: r.as_dict() for r in every},
             "not_run": (not_run or {}).get(fmt, {}),
         }
     return {"passed": all(f["passed"] for f in formats.values()) and bool(formats),

@@ -280,6 +280,10 @@ def load_runner(path: Path, runtime: str):
         return TFLiteRunner(path, _interpreter_class(runtime))
     if runtime == "executorch":
         return ExecuTorchRunner(path)
+    from pocketml.export.fp16_arithmetic import FP16_ARITHMETIC, Fp16ArithmeticRunner
+
+    if runtime == FP16_ARITHMETIC:
+        return Fp16ArithmeticRunner(path)
     raise ValueError(f"unknown runtime {runtime!r}")
 
 

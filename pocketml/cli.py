@@ -66,6 +66,19 @@ def add_trust_source(parser: argparse.ArgumentParser) -> None:
                              "module its source.json names (only for code you trust)")
 
 
+def add_arm64(parser: argparse.ArgumentParser) -> None:
+    from pocketml.export.arm64.cpus import CPU_MODELS, DEFAULT_CPUS
+
+    parser.add_argument("--arm64", action="store_true",
+                        help="also run every file in the arm64 builds of LiteRT and ONNX "
+                             "Runtime (a phone's kernels) under qemu emulation; the first run "
+                             "builds the environment in the user cache (about 250 MB)")
+    parser.add_argument("--arm64-cpus", metavar="LIST", default=",".join(DEFAULT_CPUS),
+                        help=f"with --arm64: the emulated CPU models, from "
+                             f"{', '.join(CPU_MODELS)} (max: qemu's SME CPU, whose int8 "
+                             f"results are wrong) (default {','.join(DEFAULT_CPUS)})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pocketml",
@@ -144,8 +157,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "every exported file with PyTorch")
     verify.add_argument("dir", type=Path)
     add_trust_source(verify)
+<<<<<<< HEAD
     add_trusted_key(verify, "refuse the folder unless this public key signed its manifest as "
                             "it is now (repeatable: any of them)")
+=======
+    add_arm64(verify)
+>>>>>>> 8dd42fd (verify --arm64: every file in the aarch64 builds of LiteRT and ONNX Runtime under qemu (cortex-a76, cortex-a53), rows judged like x86 with the diff vs x86 and the kernels the runtime reports; a LiteRT fp16-arithmetic row that gates fp16 delegates)
     verify.set_defaults(handler=cmd_verify)
 
     bundle = commands.add_parser("bundle", help="verify a model folder, then copy what the app "
@@ -197,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  "mobile_app/model, which `pocketml app` and `apk` read)")
     add_data_source(everything)
     add_common_training(everything)
+    add_arm64(everything)
     everything.set_defaults(handler=cmd_all)
 
     compare = commands.add_parser(

@@ -139,7 +139,27 @@ def cmd_verify(args) -> int:
     from pocketml.export.model_folder import verify_folder
 
     return 0 if verify_folder(args.dir, trust_source=args.trust_source,
+<<<<<<< HEAD
                               trusted=signing_of(args).trusted) else 1
+=======
+                              arm64=arm64_cpus(args)) else 1
+
+
+def arm64_cpus(args) -> list[str] | None:
+    """--arm64's CPU models (None without --arm64), each checked before any work starts."""
+    from pocketml.export.arm64.cpus import CPU_MODELS
+    from pocketml.export.arm64.environment import qemu_binary
+
+    if not args.arm64:
+        return None
+    names = comma_list(args.arm64_cpus, str, "--arm64-cpus")
+    unknown = [name for name in names if name not in CPU_MODELS]
+    if unknown or not names:
+        raise UserError(f"--arm64-cpus {args.arm64_cpus!r}: choose from "
+                        f"{', '.join(CPU_MODELS)}, comma-separated.")
+    qemu_binary()  # a missing emulator is named before anything is trained or checked
+    return list(dict.fromkeys(names))
+>>>>>>> 8dd42fd (verify --arm64: every file in the aarch64 builds of LiteRT and ONNX Runtime under qemu (cortex-a76, cortex-a53), rows judged like x86 with the diff vs x86 and the kernels the runtime reports; a LiteRT fp16-arithmetic row that gates fp16 delegates)
 
 
 def cmd_bundle(args) -> int:
@@ -194,7 +214,11 @@ def cmd_all(args) -> int:
 
     names = parse_models(args.models)
     check_run_options(args.device, args.seed, args.optimizer)
+<<<<<<< HEAD
     signing = signing_of(args)
+=======
+    arm64 = arm64_cpus(args)
+>>>>>>> 8dd42fd (verify --arm64: every file in the aarch64 builds of LiteRT and ONNX Runtime under qemu (cortex-a76, cortex-a53), rows judged like x86 with the diff vs x86 and the kernels the runtime reports; a LiteRT fp16-arithmetic row that gates fp16 delegates)
     app_model = app_model_folder(args) if "kidney" in names else None
     for name in names:  # refuse a bad target before the first model is trained
         check_target(args.artifacts / name, "--artifacts", args.force)
@@ -206,8 +230,13 @@ def cmd_all(args) -> int:
         folder = args.artifacts / name
         print(f"\n== {name}: train, export, verify ==")
         verified = []
+<<<<<<< HEAD
         MODELS[name](folder, args, sealed(signing, lambda staging, shown=folder: verified.append(
             export_into(staging, DEFAULT_FORMATS, shown=shown))))
+=======
+        MODELS[name](folder, args, lambda staging, shown=folder: verified.append(
+            export_into(staging, DEFAULT_FORMATS, shown=shown, arm64=arm64)))
+>>>>>>> 8dd42fd (verify --arm64: every file in the aarch64 builds of LiteRT and ONNX Runtime under qemu (cortex-a76, cortex-a53), rows judged like x86 with the diff vs x86 and the kernels the runtime reports; a LiteRT fp16-arithmetic row that gates fp16 delegates)
         if not verified[0]:
             failed.append(name)
         elif name == "kidney":
