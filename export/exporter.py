@@ -21,6 +21,7 @@ class ExportResult:
     bytes: int = 0
     seconds: float = 0.0
     error: str | None = None
+    note: str = ""  # what the exporter decided, e.g. layers kept in float32
 
     @property
     def ok(self) -> bool:
@@ -52,7 +53,7 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
         # Write under a temporary name with the real suffix (converters check it), then rename:
         # a failed export never leaves a half-written file under the real name.
         tmp = out_dir / f".tmp-{os.getpid()}-{fmt.filename}"
-        started = time.perf_counter()
+        started, notes = time.perf_counter(), len(job.notes)
         try:
             fmt.export(job, tmp)
             tmp.replace(final)
@@ -69,9 +70,11 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
                                   error=unsupported_message(fmt, err))
         finally:
             tmp.unlink(missing_ok=True)
+        result.note = "; ".join(job.notes[notes:])
         log(f"  {fmt.name:<17} {'ok' if result.ok else 'FAILED':<6} {result.path.name} "
             f"{result.bytes / 1024:.1f} KB in {result.seconds:.1f} s"
-            + (f"\n    {result.error}" if result.error else ""))
+            + (f"\n    {result.error}" if result.error else "")
+            + (f"\n    {result.note}" if result.note else ""))
         results.append(result)
     return results
 

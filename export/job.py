@@ -67,6 +67,7 @@ class ExportJob:
     output_names: list[str] = field(default_factory=list)
     schema: dict | None = None  # embedded in the ONNX metadata
     calibration: np.ndarray | None = None  # rows of the first input, for full-integer int8
+    notes: list[str] = field(default_factory=list)  # what an exporter decided, for its log line
 
     def __post_init__(self):
         self.module = self.module.eval().cpu()

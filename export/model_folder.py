@@ -164,7 +164,8 @@ def export_into(folder: Path, formats, log=print, trust_source: bool = False,
     log(f"exporting {shown} ({type(model.module).__name__}) to {', '.join(formats)}")
     results = export_formats(model.job(), model.folder, formats, log)
     artifacts.write_json(model.folder / EXPORTS, {r.format: {
-        "file": r.path.name, "bytes": r.bytes, "seconds": round(r.seconds, 3), "error": r.error}
+        "file": r.path.name, "bytes": r.bytes, "seconds": round(r.seconds, 3), "error": r.error,
+        "note": r.note}
         for r in results})
     write_manifest(model.folder)
     log(results_table(results))

@@ -10,6 +10,7 @@ import numpy as np
 
 from pocketml.errors import UserError
 from pocketml.export.console import quiet
+from pocketml.export.fp16_layers import choose_fp16_layers, exactly
 from pocketml.export.job import ExportJob
 
 
@@ -22,12 +23,16 @@ def export_tflite(job: ExportJob, path: Path) -> None:
         litert_torch.convert(job.module, sample).export(str(path))
 
 
-def _quantize(source: Path, path: Path, configure, calibration=None) -> None:
-    from ai_edge_quantizer import quantizer
-
+def require_float_file(source: Path) -> None:
     if not source.is_file():
         raise UserError(f"{source.name} is missing: the quantized variants are made from the "
                         "float32 TFLite file; export the 'tflite' format too.")
+
+
+def _quantize(source: Path, path: Path, configure, calibration=None) -> None:
+    from ai_edge_quantizer import quantizer
+
+    require_float_file(source)
     with quiet():
         q = quantizer.Quantizer(str(source))
         configure(q)
@@ -36,12 +41,33 @@ def _quantize(source: Path, path: Path, configure, calibration=None) -> None:
 
 
 def export_fp16(job: ExportJob, path: Path) -> None:
+    """float16 weights in the layers where they keep the output within the fp16 tolerance
+    (fp16_layers); the others keep float32 weights, and the job's log names them."""
     from ai_edge_quantizer import qtyping
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
-    _quantize(path.with_name("model.tflite"), path, lambda q: q.add_weight_only_config(
-        regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED, num_bits=16,
-        algorithm_key=AlgorithmName.FLOAT_CASTING))
+    source = path.with_name("model.tflite")
+
+    def cast(layers: list[str], to: Path) -> None:
+        def configure(q):
+            for layer in layers:
+                q.add_weight_only_config(
+                    regex=exactly(layer), operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+                    num_bits=16, algorithm_key=AlgorithmName.FLOAT_CASTING)
+        _quantize(source, to, configure)
+
+    require_float_file(source)
+    chosen, kept = choose_fp16_layers(job, source, cast, path.with_name(f".probe-{path.name}"))
+    cast(chosen, path)
+    if kept:
+        job.notes.append(f"{len(kept)} of {len(chosen) + len(kept)} weight layers keep float32 "
+                         "weights (float16 would move the output past the fp16 tolerance): "
+                         + ", ".join(short_name(layer) for layer in kept))
+
+
+def short_name(scope: str) -> str:
+    """litert-torch names a layer's output by its module path: keep the last part."""
+    return scope.split(";")[0].rsplit("/", 1)[-1].rsplit(".", 1)[-1]
 
 
 def export_int8(job: ExportJob, path: Path) -> None:

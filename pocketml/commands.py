@@ -139,9 +139,7 @@ def cmd_verify(args) -> int:
     from pocketml.export.model_folder import verify_folder
 
     return 0 if verify_folder(args.dir, trust_source=args.trust_source,
-<<<<<<< HEAD
-                              trusted=signing_of(args).trusted) else 1
-=======
+                              trusted=signing_of(args).trusted,
                               arm64=arm64_cpus(args)) else 1
 
 
@@ -159,7 +157,6 @@ def arm64_cpus(args) -> list[str] | None:
                         f"{', '.join(CPU_MODELS)}, comma-separated.")
     qemu_binary()  # a missing emulator is named before anything is trained or checked
     return list(dict.fromkeys(names))
->>>>>>> 8dd42fd (verify --arm64: every file in the aarch64 builds of LiteRT and ONNX Runtime under qemu (cortex-a76, cortex-a53), rows judged like x86 with the diff vs x86 and the kernels the runtime reports; a LiteRT fp16-arithmetic row that gates fp16 delegates)
 
 
 def cmd_bundle(args) -> int:

@@ -1,0 +1,74 @@
+"""Which layers of a TFLite file may hold float16 weights without moving the output past the
+fp16 tolerance.
+
+Half precision keeps 11 significant bits: each weight moves by up to 1/2048 of itself. That is
+harmless while the logits stay small, but a model trained long on a big table grows steep:
+the kidney MLP trained on 4,000 rows (the CKD table repeated) has logits from -199 to 675, and
+float16 weights in its first layer alone move a probability near the decision boundary by
+0.0084 (tolerance 1e-3). So each weight layer is tried alone in float16 on inputs across the
+schema's ranges, and only those whose effects, added up, stay within 90 % of the tolerance are
+cast; the others keep float32 weights, and the export says which.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from pocketml.export.job import ExportJob
+
+# The ops whose weights ai-edge-quantizer's float casting turns into float16.
+WEIGHT_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV",
+              "EMBEDDING_LOOKUP")
+MARGIN = 0.9  # of the tolerance: the errors of the layers cast do not add up exactly
+
+
+def weight_layers(path: Path) -> list[str]:
+    """The weight ops' scopes, which the quantizer's regexes match."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_quantizer.utils.tfl_flatbuffer_utils import get_op_scope
+
+    model = schema.ModelT.InitFromObj(schema.Model.GetRootAsModel(Path(path).read_bytes(), 0))
+    codes = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    names = []
+    for graph in model.subgraphs:
+        for op in graph.operators:
+            code = model.operatorCodes[op.opcodeIndex]
+            if codes.get(max(code.builtinCode, code.deprecatedBuiltinCode)) in WEIGHT_OPS:
+                names.append(get_op_scope(op, graph.tensors))
+    return names
+
+
+def exactly(name: str) -> str:
+    return f"^{re.escape(name)}$"
+
+
+def choose_fp16_layers(job: ExportJob, source: Path, cast: Callable[[list[str], Path], None],
+                       scratch: Path) -> tuple[list[str], list[str]]:
+    """(layers to cast to float16, layers kept float32). `cast(layers, path)` writes `source`
+    with those layers' weights in float16."""
+    from pocketml.export.formats import FP16
+    from pocketml.export.parity import input_sets
+    from pocketml.export.runtimes import load_runner
+
+    # Other random rows than verify's (seed 1), across the same ranges, and training rows.
+    sets = input_sets(job.schema, job.example_inputs, n_random=1000, seed=1)
+    inputs = [np.concatenate([s.inputs[i] for s in sets]) for i in range(len(sets[0].inputs))]
+    if job.calibration is not None and inputs[0].shape[1:] == job.calibration.shape[1:]:
+        inputs = [np.concatenate([inputs[0], job.calibration.astype(inputs[0].dtype)])]
+    reference = load_runner(source, "litert").run(inputs)
+    effects = {}
+    for layer in weight_layers(source):
+        cast([layer], scratch)
+        outputs = load_runner(scratch, "litert").run(inputs)
+        effects[layer] = max(float(np.abs(o - r).max()) for o, r in zip(outputs, reference))
+    chosen, budget = [], MARGIN * FP16.max_abs_diff
+    for layer in sorted(effects, key=effects.get):
+        if effects[layer] <= budget:
+            chosen.append(layer)
+            budget -= effects[layer]
+    scratch.unlink(missing_ok=True)
+    return chosen, [layer for layer in effects if layer not in chosen]
