@@ -19,9 +19,10 @@ import numpy as np
 
 from pocketml.export.console import quiet
 from pocketml.export.formats import FP16
+from pocketml.pocketapp.half_precision import (XNNPACK_FLAG_FORCE_FP16, compiled_fp16_model,
+                                               run_compiled)
 
 FP16_ARITHMETIC = "litert, fp16 arithmetic"
-XNNPACK_FLAG_FORCE_FP16 = 4  # xnnpack_delegate.h: TFLITE_XNNPACK_DELEGATE_FLAG_FORCE_FP16
 GATES = "fp16 delegates in the app"
 
 
@@ -46,36 +47,16 @@ class Fp16ArithmeticRunner:
 
     def __init__(self, path: Path):
         with quiet():
-            from ai_edge_litert.compiled_model import CompiledModel
-            from ai_edge_litert.cpu_options import CpuOptions
-            from ai_edge_litert.hardware_accelerator import HardwareAccelerator
-            from ai_edge_litert.options import Options
-
-            self.model = CompiledModel.from_file(str(path), options=Options(
-                hardware_accelerators=HardwareAccelerator.CPU,
-                cpu_options=CpuOptions(num_threads=1, xnnpack_flags=XNNPACK_FLAG_FORCE_FP16)))
+            self.model = compiled_fp16_model(str(path))
         # Freed with the runner, or at exit before Python tears its modules down; LiteRT's
         # own process-wide accelerators are destroyed after that, with a log line each.
         weakref.finalize(self, close_quietly, self.model)
         atexit.unregister(silence_stderr)
         atexit.register(silence_stderr)
-        self.outputs = self.model.get_output_tensor_details(
-            next(iter(self.model.get_signature_list())))
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        rows = len(inputs[0])
         with quiet():  # LiteRT logs each accelerator it registers
-            for i, x in enumerate(inputs):
-                self.model.resize_input_tensor(i, list(x.shape), strict=False)
-            given = self.model.create_input_buffers(0)
-            for buffer, x in zip(given, inputs):
-                buffer.write(np.ascontiguousarray(x, np.float32))
-            produced = self.model.create_output_buffers(0)
-            self.model.run_by_index(0, given, produced)
-        return [buffer.read(rows * int(np.prod(detail["shape"][1:])), np.float32)
-                .reshape(rows, *detail["shape"][1:])
-                for buffer, detail in zip(produced, self.outputs.values())]
-
+            return run_compiled(self.model, inputs)
 
     def notes(self) -> list[str]:
         return [f"XNNPACK with FORCE_FP16 (flag {XNNPACK_FLAG_FORCE_FP16}), as a GPU delegate "
@@ -89,7 +70,7 @@ def add_fp16_arithmetic(runtimes: dict[str, list[str]]) -> None:
 
 
 def fp16_record(document: dict) -> dict:
-    """What the bundle tells the app (pocketapp.predictors.DELEGATES): whether model.tflite
+    """The bundle's delegates.json (read by pocketapp.half_precision): whether model.tflite
     computed within the fp16 tolerance in half precision, with the figures."""
     row = document["formats"].get("tflite", {}).get("runtimes", {}).get(FP16_ARITHMETIC)
     if row is None:

@@ -28,6 +28,7 @@ from pocketml.export.user_module import (load_user_module, parse_shape, run_on_e
 from pocketml.folders import (MANIFEST, check_target, folder_lock, remove_leftovers,
                               replace_folder)
 from pocketml.manifest import PROVENANCE, check_manifest, sha256_file, write_manifest
+from pocketml.pocketapp.half_precision import DELEGATES  # may the app compute in fp16?
 from pocketml.pocketapp.schema import schema_problems
 from pocketml.pocketapp.signature import SIGNATURE
 from pocketml.train import artifacts
@@ -35,7 +36,6 @@ from pocketml.train import artifacts
 EXPORTS = "export.json"  # what the last export wrote or failed to write, per format
 SOURCE = "source.json"  # for user modules: the module ("pkg.mod:callable") and --input-shapes
 BUNDLE_FILES = ("model.tflite", "model.onnx", artifacts.SCHEMA)
-DELEGATES = "delegates.json"  # in the bundle: may the app run model.tflite in fp16 (a GPU)?
 
 
 class ModelFolder:
@@ -290,6 +290,6 @@ def bundle_folder(folder: Path, to: Path, log=print, signing: Signing = UNSIGNED
                            {key: manifest.get(key) for key in PROVENANCE})
             signer = signing.seal(staging)
     sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB"
-                      for n in (*BUNDLE_FILES, GOLDEN))
+                      for n in (*BUNDLE_FILES, GOLDEN, DELEGATES))
     log(f"bundled into {to}: {sizes}, {MANIFEST}"
         + (f", signed by key {signer} ({SIGNATURE})" if signer else " (unsigned)"))

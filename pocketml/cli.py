@@ -157,12 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "every exported file with PyTorch")
     verify.add_argument("dir", type=Path)
     add_trust_source(verify)
-<<<<<<< HEAD
     add_trusted_key(verify, "refuse the folder unless this public key signed its manifest as "
                             "it is now (repeatable: any of them)")
-=======
     add_arm64(verify)
->>>>>>> 8dd42fd (verify --arm64: every file in the aarch64 builds of LiteRT and ONNX Runtime under qemu (cortex-a76, cortex-a53), rows judged like x86 with the diff vs x86 and the kernels the runtime reports; a LiteRT fp16-arithmetic row that gates fp16 delegates)
     verify.set_defaults(handler=cmd_verify)
 
     bundle = commands.add_parser("bundle", help="verify a model folder, then copy what the app "

@@ -211,11 +211,8 @@ def cmd_all(args) -> int:
 
     names = parse_models(args.models)
     check_run_options(args.device, args.seed, args.optimizer)
-<<<<<<< HEAD
     signing = signing_of(args)
-=======
     arm64 = arm64_cpus(args)
->>>>>>> 8dd42fd (verify --arm64: every file in the aarch64 builds of LiteRT and ONNX Runtime under qemu (cortex-a76, cortex-a53), rows judged like x86 with the diff vs x86 and the kernels the runtime reports; a LiteRT fp16-arithmetic row that gates fp16 delegates)
     app_model = app_model_folder(args) if "kidney" in names else None
     for name in names:  # refuse a bad target before the first model is trained
         check_target(args.artifacts / name, "--artifacts", args.force)
@@ -227,13 +224,8 @@ def cmd_all(args) -> int:
         folder = args.artifacts / name
         print(f"\n== {name}: train, export, verify ==")
         verified = []
-<<<<<<< HEAD
         MODELS[name](folder, args, sealed(signing, lambda staging, shown=folder: verified.append(
-            export_into(staging, DEFAULT_FORMATS, shown=shown))))
-=======
-        MODELS[name](folder, args, lambda staging, shown=folder: verified.append(
-            export_into(staging, DEFAULT_FORMATS, shown=shown, arm64=arm64)))
->>>>>>> 8dd42fd (verify --arm64: every file in the aarch64 builds of LiteRT and ONNX Runtime under qemu (cortex-a76, cortex-a53), rows judged like x86 with the diff vs x86 and the kernels the runtime reports; a LiteRT fp16-arithmetic row that gates fp16 delegates)
+            export_into(staging, DEFAULT_FORMATS, shown=shown, arm64=arm64))))
         if not verified[0]:
             failed.append(name)
         elif name == "kidney":

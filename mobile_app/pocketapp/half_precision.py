@@ -1,0 +1,87 @@
+"""Half-precision arithmetic: what a phone's GPU delegate does with model.tflite, and what
+LiteRT's XNNPACK does under its FORCE_FP16 flag. `pocketml verify` runs the file that way and
+the bundle records the verdict (delegates.json); the app runs the model in fp16 only when that
+verdict says it passed, and refuses otherwise with the figures.
+
+The kidney model cannot pass: its specific gravity (1.005-1.025) is held in half precision at
+steps of 0.001, a fifth of its standard deviation, before the in-graph scaling even starts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from .predictors import ModelMismatch, Predictor, RowCodec
+
+DELEGATES = "delegates.json"
+XNNPACK_FLAG_FORCE_FP16 = 4  # xnnpack_delegate.h: TFLITE_XNNPACK_DELEGATE_FLAG_FORCE_FP16
+
+
+class Fp16Refused(ModelMismatch):
+    """The bundle does not show that the model computes right in half precision."""
+
+
+def require_fp16_proof(bundle) -> dict:
+    """The bundle's fp16 verdict when it passed; Fp16Refused saying why not otherwise."""
+    if DELEGATES not in bundle.manifest["files"]:
+        raise Fp16Refused(f"the bundle has no {DELEGATES}, so nothing shows that the model "
+                          "computes right in half precision (a GPU delegate): it runs on the "
+                          "CPU in float32. Rebuild the bundle with `pocketml bundle`.")
+    record = json.loads(bundle.path(DELEGATES).read_text(encoding="utf-8"))
+    verdict = record.get("fp16_arithmetic") if isinstance(record, dict) else None
+    if not isinstance(verdict, dict) or verdict.get("passed") is not True:
+        why = verdict.get("why", "no verdict") if isinstance(verdict, dict) else "no verdict"
+        raise Fp16Refused("model.tflite failed the fp16 arithmetic check of `pocketml verify` "
+                          f"({why}), so the app does not run it through a delegate that "
+                          "computes in half precision; it runs on the CPU in float32.")
+    return verdict
+
+
+def compiled_fp16_model(path: str):
+    """LiteRT's CompiledModel on the CPU with XNNPACK computing in fp16."""
+    from ai_edge_litert.compiled_model import CompiledModel
+    from ai_edge_litert.cpu_options import CpuOptions
+    from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+    from ai_edge_litert.options import Options
+
+    return CompiledModel.from_file(path, options=Options(
+        hardware_accelerators=HardwareAccelerator.CPU,
+        cpu_options=CpuOptions(num_threads=1, xnnpack_flags=XNNPACK_FLAG_FORCE_FP16)))
+
+
+def run_compiled(model, inputs: Sequence) -> list:
+    """One batch through a CompiledModel's first signature: float32 arrays in and out."""
+    import numpy as np
+
+    rows = len(inputs[0])
+    for i, x in enumerate(inputs):
+        model.resize_input_tensor(i, list(x.shape), strict=False)
+    given = model.create_input_buffers(0)
+    for buffer, x in zip(given, inputs):
+        buffer.write(np.ascontiguousarray(x, np.float32))
+    produced = model.create_output_buffers(0)
+    model.run_by_index(0, given, produced)
+    details = model.get_output_tensor_details(next(iter(model.get_signature_list())))
+    return [buffer.read(rows * int(np.prod(d["shape"][1:])), np.float32)
+            .reshape(rows, *d["shape"][1:]) for buffer, d in zip(produced, details.values())]
+
+
+class DesktopLiteRTFp16(Predictor):
+    """model.tflite in half precision on a desktop, as a GPU delegate would run it."""
+
+    runtime = "LiteRT, fp16 arithmetic (desktop)"
+
+    @classmethod
+    def load(cls, bundle) -> "DesktopLiteRTFp16":
+        require_fp16_proof(bundle)
+        self = cls()
+        self.model = compiled_fp16_model(str(bundle.path("model.tflite")))
+        self.codec = RowCodec(bundle.form.n_columns)
+        return self
+
+    def predict(self, row: Sequence[float]) -> float:
+        import numpy as np
+
+        packed = np.frombuffer(self.codec.pack(row), np.float32).reshape(1, -1)
+        return float(run_compiled(self.model, [packed])[0][0, 0])
