@@ -6,7 +6,7 @@ harmless while the logits stay small, but a model trained long on a big table gr
 the kidney MLP trained on 4,000 rows (the CKD table repeated) has logits from -199 to 675, and
 float16 weights in its first layer alone move a probability near the decision boundary by
 0.0084 (tolerance 1e-3). So each weight layer is tried alone in float16 on inputs across the
-schema's ranges, and only those whose effects, added up, stay within 90 % of the tolerance are
+schema's ranges, and only those whose effects, added up, stay within 80 % of the tolerance are
 cast; the others keep float32 weights, and the export says which.
 """
 
@@ -23,7 +23,9 @@ from pocketml.export.job import ExportJob
 # The ops whose weights ai-edge-quantizer's float casting turns into float16.
 WEIGHT_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV",
               "EMBEDDING_LOOKUP")
-MARGIN = 0.9  # of the tolerance: the errors of the layers cast do not add up exactly
+# Of the tolerance: the errors of the layers cast do not add up exactly, and verify's rows are
+# not these (on the steep kidney model, one layer moved the output 1.08e-3 here, 1.02e-3 there).
+MARGIN = 0.8
 
 
 def weight_layers(path: Path) -> list[str]:
@@ -55,7 +57,7 @@ def choose_fp16_layers(job: ExportJob, source: Path, cast: Callable[[list[str], 
     from pocketml.export.runtimes import load_runner
 
     # Other random rows than verify's (seed 1), across the same ranges, and training rows.
-    sets = input_sets(job.schema, job.example_inputs, n_random=1000, seed=1)
+    sets = input_sets(job.schema, job.example_inputs, n_random=10_000, seed=1)
     inputs = [np.concatenate([s.inputs[i] for s in sets]) for i in range(len(sets[0].inputs))]
     if job.calibration is not None and inputs[0].shape[1:] == job.calibration.shape[1:]:
         inputs = [np.concatenate([inputs[0], job.calibration.astype(inputs[0].dtype)])]

@@ -101,6 +101,9 @@ def arm64_environment(log=print) -> Arm64Environment:
             raise UserError(f"--arm64 builds its arm64 Python from Debian's packages with "
                             f"{tool}, which this machine lacks (a Debian or Ubuntu system has "
                             "it).")
+    if not Path(DEBIAN_KEYRING).is_file():
+        raise UserError(f"--arm64 checks Debian's arm64 packages against {DEBIAN_KEYRING}, which "
+                        "is missing. Install it with: sudo apt-get install debian-archive-keyring")
     log(f"arm64: building the environment in {folder} (once; later runs reuse it)")
     staging = folder.with_name(f".{folder.name}.{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
