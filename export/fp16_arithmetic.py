@@ -19,11 +19,10 @@ import numpy as np
 
 from pocketml.export.console import quiet
 from pocketml.export.formats import FP16
+from pocketml.export.runtimes import FP16_ARITHMETIC, GATED_RUNTIMES
 from pocketml.pocketapp.half_precision import (XNNPACK_FLAG_FORCE_FP16, compiled_fp16_model,
                                                run_compiled)
 
-FP16_ARITHMETIC = "litert, fp16 arithmetic"
-GATES = "fp16 delegates in the app"
 
 
 def silence_stderr() -> None:
@@ -41,7 +40,6 @@ class Fp16ArithmeticRunner:
     """A .tflite file through LiteRT's CompiledModel with XNNPACK forced to fp16 kernels."""
 
     tolerance = FP16
-    gates = GATES
     lowering = None
     batch_limit = None
 
@@ -60,7 +58,7 @@ class Fp16ArithmeticRunner:
 
     def notes(self) -> list[str]:
         return [f"XNNPACK with FORCE_FP16 (flag {XNNPACK_FLAG_FORCE_FP16}), as a GPU delegate "
-                f"computes; decides {GATES} only, not the verdict"]
+                f"computes; decides {GATED_RUNTIMES[FP16_ARITHMETIC]} only, not the verdict"]
 
 
 def add_fp16_arithmetic(runtimes: dict[str, list[str]]) -> None:

@@ -12,6 +12,7 @@ cast; the others keep float32 weights, and the export says which.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -64,7 +65,11 @@ def choose_fp16_layers(job: ExportJob, source: Path, cast: Callable[[list[str], 
     reference = load_runner(source, "litert").run(inputs)
     effects = {}
     for layer in weight_layers(source):
-        cast([layer], scratch)
+        try:
+            cast([layer], scratch)
+        except Exception:  # ai-edge-quantizer refuses to cast some layers alone (the LSTM
+            effects[layer] = math.inf  # cell's of a conv-LSTM module): they keep float32
+            continue
         outputs = load_runner(scratch, "litert").run(inputs)
         effects[layer] = max(float(np.abs(o - r).max()) for o, r in zip(outputs, reference))
     chosen, budget = [], MARGIN * FP16.max_abs_diff

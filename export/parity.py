@@ -19,7 +19,7 @@ from torch import nn
 
 from pocketml.export.formats import FORMATS, Tolerance
 from pocketml.export.input_sets import Inputs, InputSet
-from pocketml.export.runtimes import load_runner
+from pocketml.export.runtimes import GATED_RUNTIMES, load_runner
 
 
 def run_chunks(run, inputs: Inputs, batch_size: int) -> Iterator[tuple[int, list[np.ndarray]]]:
@@ -205,9 +205,9 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
                     probe_dimensions(result, runner, probes, reference, schema, tolerance)
                     result.lowering = runner.lowering
                     result.emulation = getattr(runner, "emulation", None)
-                    result.gates = getattr(runner, "gates", None)
                 except Exception as err:  # a runtime that refuses the file fails the check
                     result = RuntimeResult(fmt, runtime, error=f"{type(err).__name__}: {err}")
+            result.gates = GATED_RUNTIMES.get(runtime)
             log(f"  {'PASS' if result.passed else 'FAIL'} {fmt} on {runtime}"
                 + (f": {result.error}" if result.error else ""))
             for check in result.checks:

@@ -29,6 +29,10 @@ EXECUTORCH_RUNTIMES = ("executorch",)
 RUNTIMES_BY_SUFFIX = {".onnx": ONNX_RUNTIMES, ".tflite": TFLITE_RUNTIMES,
                       ".pte": EXECUTORCH_RUNTIMES}
 LOWERING_METHOD = "pocketml_lowering"  # a .pte's record of what was delegated to XNNPACK
+# The float32 TFLite file computed in half precision (fp16_arithmetic): its row decides only
+# whether the app may use fp16 delegates, never the verification's verdict.
+FP16_ARITHMETIC = "litert, fp16 arithmetic"
+GATED_RUNTIMES = {FP16_ARITHMETIC: "fp16 delegates in the app"}
 
 
 class OnnxRunner:
@@ -280,9 +284,9 @@ def load_runner(path: Path, runtime: str):
         return TFLiteRunner(path, _interpreter_class(runtime))
     if runtime == "executorch":
         return ExecuTorchRunner(path)
-    from pocketml.export.fp16_arithmetic import FP16_ARITHMETIC, Fp16ArithmeticRunner
-
     if runtime == FP16_ARITHMETIC:
+        from pocketml.export.fp16_arithmetic import Fp16ArithmeticRunner
+
         return Fp16ArithmeticRunner(path)
     raise ValueError(f"unknown runtime {runtime!r}")
 

@@ -61,7 +61,8 @@ def export_fp16(job: ExportJob, path: Path) -> None:
     cast(chosen, path)
     if kept:
         job.notes.append(f"{len(kept)} of {len(chosen) + len(kept)} weight layers keep float32 "
-                         "weights (float16 would move the output past the fp16 tolerance): "
+                         "weights (float16 would move the output past the fp16 tolerance, or "
+                         "the quantizer cannot cast them alone): "
                          + ", ".join(short_name(layer) for layer in kept))
 
 

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from app_fixtures import APP, GOLDEN, write_manifest
-from pocketml.export.fp16_arithmetic import FP16_ARITHMETIC
+from pocketml.export.runtimes import FP16_ARITHMETIC
 from pocketml.export.fp16_layers import weight_layers
 from pocketml.export.model_folder import export_folder
 from pocketml.export.parity import input_sets
