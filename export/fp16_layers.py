@@ -54,7 +54,7 @@ def choose_fp16_layers(job: ExportJob, source: Path, cast: Callable[[list[str], 
     """(layers to cast to float16, layers kept float32). `cast(layers, path)` writes `source`
     with those layers' weights in float16."""
     from pocketml.export.formats import FP16
-    from pocketml.export.parity import input_sets
+    from pocketml.export.input_sets import input_sets
     from pocketml.export.runtimes import load_runner
 
     # Other random rows than verify's (seed 1), across the same ranges, and training rows.

@@ -16,7 +16,7 @@ from app_fixtures import APP, GOLDEN, write_manifest
 from pocketml.export.runtimes import FP16_ARITHMETIC
 from pocketml.export.fp16_layers import weight_layers
 from pocketml.export.model_folder import export_folder
-from pocketml.export.parity import input_sets
+from pocketml.export.input_sets import input_sets
 from pocketml.export.runtimes import load_runner
 from pocketml.train import artifacts
 
