@@ -78,3 +78,14 @@ def fp16_record(document: dict) -> dict:
         "label_agreement": row["label_agreement"], "tolerance": FP16.describe(),
         "why": row["error"] or "; ".join(f"{c['name']} {c['value']:.4g} ({c['limit']})"
                                          for c in row["checks"] if not c["passed"])}}
+
+
+def fp16_markdown(document: dict) -> str:
+    """parity.md's word on the fp16 row, whose ✗ does not fail the verdict above it."""
+    verdict = fp16_record(document)["fp16_arithmetic"]
+    if "max_abs_diff" not in verdict:
+        return ""
+    return (f"\nThe row `tflite on {FP16_ARITHMETIC}` (XNNPACK's FORCE_FP16, what a GPU delegate "
+            f"computes) decides only whether the app may run model.tflite through a delegate "
+            f"that computes in fp16 (`delegates.json` in the bundle), not the verdict: "
+            f"{'passed' if verdict['passed'] else 'failed, so the app refuses fp16 delegates'}.\n")

@@ -12,11 +12,11 @@ import torch
 
 from pocketml.errors import UserError
 from pocketml.export.custody import check_custody, check_signed
-from pocketml.export.exporter import check_formats, export_formats, results_table
-from pocketml.export.formats import FORMATS
-from pocketml.export.fp16_arithmetic import add_fp16_arithmetic, fp16_record
 from pocketml.export.arm64.report import arm64_markdown
 from pocketml.export.arm64.runner import emulated_rows
+from pocketml.export.exporter import check_formats, export_formats, results_table
+from pocketml.export.formats import FORMATS
+from pocketml.export.fp16_arithmetic import add_fp16_arithmetic, fp16_markdown, fp16_record
 from pocketml.export.golden import GOLDEN, write_golden
 from pocketml.export.job import ExportJob
 from pocketml.export.input_sets import input_sets, random_budget
@@ -211,8 +211,8 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     verdict = f"parity: {'PASSED' if document['passed'] else 'FAILED: ' + ', '.join(failed)}"
     try:
         artifacts.write_json(model.folder / "parity.json", document)
-        artifacts.atomic_write_bytes(model.folder / "parity.md", (
-            parity_markdown(document) + arm64_markdown(document)).encode())
+        report = parity_markdown(document) + fp16_markdown(document) + arm64_markdown(document)
+        artifacts.atomic_write_bytes(model.folder / "parity.md", report.encode())
     except OSError as err:  # a read-only folder or a full disk: the verdict still stands
         log(f"{verdict} (parity.json and parity.md could not be written in {shown}: "
             f"{err.strerror or err}; the report above is the only copy)")

@@ -26,7 +26,8 @@ def arm64_parity(kidney_folder, tmp_path_factory):
     """One run of the real command on the phone CPUs and on qemu's `max` (SME) CPU."""
     folder = shutil.copytree(kidney_folder, tmp_path_factory.mktemp("arm64") / "kidney")
     status = main(["verify", str(folder), "--arm64", "--arm64-cpus", ",".join(CPUS) + ",max"])
-    return status, json.loads((folder / "parity.json").read_text()), (folder / "parity.md").read_text()
+    parity = json.loads((folder / "parity.json").read_text())
+    return status, parity, (folder / "parity.md").read_text()
 
 
 def rows(parity: dict, cpu: str) -> dict[str, dict]:

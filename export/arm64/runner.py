@@ -164,7 +164,7 @@ class Arm64Check:
                 not_run.setdefault(fmt, {})[f"{runtime} (arm64)"] = LEFT_OUT[runtime]
 
     def load(self, path: Path, runtime: str):
-        """A runner for `runtime`: emulated when it is one of the arm64 names, else runtimes.py's."""
+        """A runner for `runtime`: emulated for the arm64 names, else runtimes.py's own."""
         if runtime not in self.names:
             return load_runner(path, runtime)
         base, cpu = self.names[runtime]
