@@ -11,9 +11,9 @@ from pathlib import Path
 import torch
 
 from pocketml.errors import UserError
-from pocketml.export.custody import check_custody, check_signed
 from pocketml.export.arm64.report import arm64_markdown
 from pocketml.export.arm64.runner import emulated_rows
+from pocketml.export.custody import check_custody, check_signed
 from pocketml.export.exporter import check_formats, export_formats, results_table
 from pocketml.export.formats import FORMATS
 from pocketml.export.fp16_arithmetic import add_fp16_arithmetic, fp16_markdown, fp16_record

@@ -21,6 +21,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 GOLDEN = "golden.json"  # the bundle's golden cases (export/golden.py, pocketapp/selfcheck.py)
+DELEGATES = "delegates.json"  # the bundle's fp16 verdict (pocketapp/half_precision.py)
 APP = ROOT / "mobile_app"
 DRIVER = Path(__file__).with_name("app_driver.py")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -73,6 +74,10 @@ def write_bundle(folder: Path, columns: list[dict], seed: int = 0) -> Path:
 
 def write_manifest(folder: Path,
                    names=("model.tflite", "model.onnx", "schema.json", GOLDEN)) -> None:
+    """A manifest of `names`, and of delegates.json when the folder has one, as `pocketml
+    bundle` lists it (an unlisted file is refused before any other check)."""
+    if (folder / DELEGATES).is_file() and DELEGATES not in names:
+        names = (*names, DELEGATES)
     files = {name: {"sha256": hashlib.sha256((folder / name).read_bytes()).hexdigest(),
                     "bytes": (folder / name).stat().st_size} for name in names}
     (folder / "manifest.json").write_text(json.dumps(
