@@ -60,9 +60,8 @@ def choose_fp16_layers(job: ExportJob, source: Path, cast: Callable[[list[str], 
     # Other random rows than verify's (seed 1), as many as its memory budget allows, and the
     # training rows. A second per row leaves the time budget out of it: the layers chosen must
     # not depend on how busy the machine is.
-    sets = input_sets(job.schema, job.example_inputs,
-                      random_budget(job.module, job.example_inputs,
-                                    budget_seconds=MAX_RANDOM_ROWS), seed=1)
+    budget = random_budget(job.module, job.example_inputs, budget_seconds=MAX_RANDOM_ROWS)
+    sets = input_sets(job.schema, job.example_inputs, n_random=budget, seed=1)
     inputs = [np.concatenate([s.inputs[i] for s in sets]) for i in range(len(sets[0].inputs))]
     if job.calibration is not None and inputs[0].shape[1:] == job.calibration.shape[1:]:
         inputs = [np.concatenate([inputs[0], job.calibration.astype(inputs[0].dtype)])]
