@@ -66,6 +66,8 @@ def choose_fp16_layers(job: ExportJob, source: Path, cast: Callable[[list[str], 
     if job.calibration is not None and inputs[0].shape[1:] == job.calibration.shape[1:]:
         inputs = [np.concatenate([inputs[0], job.calibration.astype(inputs[0].dtype)])]
     reference = load_runner(source, "litert").run(inputs)
+    # As parity judges it: outputs in raw units (a forecast of 0-250) against their range.
+    span = max(1.0, max(float(r.max() - r.min()) for r in reference))
     effects = {}
     for layer in weight_layers(source):
         try:
@@ -74,7 +76,7 @@ def choose_fp16_layers(job: ExportJob, source: Path, cast: Callable[[list[str], 
             effects[layer] = math.inf  # cell's of a conv-LSTM module): they keep float32
             continue
         outputs = load_runner(scratch, "litert").run(inputs)
-        effects[layer] = max(float(np.abs(o - r).max()) for o, r in zip(outputs, reference))
+        effects[layer] = max(float(np.abs(o - r).max()) / span for o, r in zip(outputs, reference))
     chosen, budget = [], MARGIN * FP16.max_abs_diff
     for layer in sorted(effects, key=effects.get):
         if effects[layer] <= budget:
