@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from pocketml.export.console import quiet
-from pocketml.export.job import ExportJob, random_like
+from pocketml.export.job import CALIBRATION_ROWS, ExportJob, random_like
 from pocketml.export.runtimes import LOWERING_METHOD
 
 # ExecuTorch plans memory for the largest shapes at export time, so dynamic sizes are bounded:
@@ -25,20 +25,24 @@ from pocketml.export.runtimes import LOWERING_METHOD
 # declared dimension up to 4 times its example size.
 MAX_BATCH = 64
 MAX_SCALE = 4
-# A user module has no training rows: it is calibrated on random draws, and min-max ranges
-# need many of them to see the tails.
-CALIBRATION_ROWS = 2048
 NOT_OPS = {"getitem", "sym_size"}  # tuple indexing of a delegate's outputs, a shape read
 
 
 def export_executorch(job: ExportJob, path: Path) -> None:
-    lower(job, job.module, path)
+    lower(exported_program(job, quantized=False), path)
 
 
 def export_executorch_int8(job: ExportJob, path: Path) -> None:
-    """int8 weights (per channel) and int8 activations in every layer XNNPACK quantizes,
-    their ranges observed on training rows; a user module, which has none, is calibrated on
-    random inputs drawn like parity's (its declared ranges)."""
+    lower(exported_program(job, quantized=True), path)
+
+
+def exported_program(job: ExportJob, quantized: bool) -> torch.export.ExportedProgram:
+    """The program lowering starts from (also `pocketml diagnose`'s, which taps it). Quantized:
+    int8 weights (per channel) and int8 activations in every layer XNNPACK quantizes, their
+    ranges observed on training rows; a user module, which has none, is calibrated on random
+    inputs drawn like parity's (its declared ranges)."""
+    if not quantized:
+        return export(job, job.module)
     with quiet():
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
             XNNPACKQuantizer, get_symmetric_quantization_config)
@@ -50,7 +54,7 @@ def export_executorch_int8(job: ExportJob, path: Path) -> None:
         with torch.no_grad():
             for batch in calibration_batches(job):
                 prepared(*batch)
-        lower(job, convert_pt2e(prepared), path)
+        return export(job, convert_pt2e(prepared))
 
 
 def export(job: ExportJob, module) -> torch.export.ExportedProgram:
@@ -68,13 +72,13 @@ def export(job: ExportJob, module) -> torch.export.ExportedProgram:
     return torch.export.export(module, job.batched(1))
 
 
-def lower(job: ExportJob, module, path: Path) -> None:
+def lower(program: torch.export.ExportedProgram, path: Path) -> None:
     with quiet():
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
         from executorch.devtools.backend_debug import get_delegation_info
         from executorch.exir import EdgeProgramManager, to_edge_transform_and_lower
 
-        edge = to_edge_transform_and_lower(export(job, module), partitioner=[XnnpackPartitioner()])
+        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
         record = lowering_record(get_delegation_info(edge.exported_program().graph_module))
         # The record is known only once lowering is done, and constant methods are given
         # when an edge program is made: so the lowered program is wrapped again with it.

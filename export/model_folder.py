@@ -18,7 +18,7 @@ from pocketml.export.exporter import check_formats, export_formats, results_tabl
 from pocketml.export.formats import FORMATS
 from pocketml.export.fp16_arithmetic import add_fp16_arithmetic, fp16_markdown, fp16_record
 from pocketml.export.golden import GOLDEN, write_golden
-from pocketml.export.job import ExportJob
+from pocketml.export.job import ExportJob, calibration_rows
 from pocketml.export.input_sets import input_sets, random_budget
 from pocketml.export.parity import check_parity, parity_document, parity_markdown
 from pocketml.export.runtimes import runtime_plan
@@ -96,7 +96,8 @@ class ModelFolder:
     def job(self) -> ExportJob:
         names = lambda key: [self.schema[key]["name"]] if key in (self.schema or {}) else []
         return ExportJob(self.module, self.example, names("input"), names("output"),
-                         self.schema, self.calibration)
+                         self.schema, calibration_rows(self.calibration, self.schema,
+                                                       self.example[0]))
 
 
 @dataclass

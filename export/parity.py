@@ -17,6 +17,7 @@ import torch
 from sklearn.metrics import accuracy_score, roc_auc_score
 from torch import nn
 
+from pocketml.export.decisions import DecisionTally, decisions_cells
 from pocketml.export.formats import FORMATS, Tolerance
 from pocketml.export.input_sets import Inputs, InputSet
 from pocketml.export.runtimes import GATED_RUNTIMES, load_runner
@@ -96,6 +97,7 @@ class RuntimeResult:
     lowering: dict | None = None  # ExecuTorch: what XNNPACK took and what it left
     emulation: dict | None = None  # arm64 rows: the CPU emulated, the diff vs x86, the kernels
     gates: str | None = None  # a row that decides only this feature, not the verdict
+    decisions: dict | None = None  # binary classifiers: flips and calibration (decisions.py)
 
     @property
     def passed(self) -> bool:
@@ -106,7 +108,8 @@ class RuntimeResult:
                 "max_rel_diff": self.max_rel_diff, "label_agreement": self.label_agreement,
                 "metrics": self.metrics, "passed": self.passed, "error": self.error,
                 "checks": [c.__dict__ for c in self.checks], "dimensions": self.dimensions,
-                "lowering": self.lowering, "emulation": self.emulation, "gates": self.gates}
+                "lowering": self.lowering, "emulation": self.emulation, "gates": self.gates,
+                "decisions": self.decisions}
 
 
 def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
@@ -114,12 +117,18 @@ def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
     result = RuntimeResult(fmt, runtime)
     worst_abs, worst_abs_at, agree, total, disagree_at = 0.0, "", 0, 0, ""
     span = 0.0
+    decisions = DecisionTally(schema)
     for s in sets:
         wanted, firsts = reference[s.name], []
         span = max([span] + [float(w.max() - w.min()) for w in wanted if w.size])
         # The metrics need output 0 of the whole labelled set; nothing else is kept.
         keep_first = s.labels is not None and s.batch_size != 1 and not result.metrics
         for start, outputs in run_chunks(run, s.inputs, s.batch_size):
+            rows = slice(start, start + len(outputs[0]))
+            if s.labels is not None and s.batch_size != 1:
+                decisions.add_test(outputs[0], wanted[0][rows], s.labels[rows])
+            elif "random" in s.name:
+                decisions.add_random(outputs[0], wanted[0][rows])
             for k, (got, want) in enumerate(zip(outputs, wanted)):
                 want = want[start:start + len(got)]
                 diff = np.abs(got.astype(np.float64) - want)
@@ -130,7 +139,7 @@ def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
                                           float((diff / (np.abs(want) + 1e-6)).max()))
             got_labels = labels_of(outputs[0], schema)
             if got_labels is not None:
-                same = got_labels == labels_of(wanted[0][start:start + len(outputs[0])], schema)
+                same = got_labels == labels_of(wanted[0][rows], schema)
                 agree, total = agree + int(same.sum()), total + len(same)
                 if not same.all() and not disagree_at:
                     disagree_at = f"{s.name}, row {start + int(np.argmin(same))}"
@@ -138,7 +147,7 @@ def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
                 firsts.append(outputs[0])
         if firsts:
             result.metrics = task_metrics(np.concatenate(firsts), s.labels, schema)
-    result.max_abs_diff = worst_abs
+    result.max_abs_diff, result.decisions = worst_abs, decisions.summary()
     where = f" [worst: {worst_abs_at}]" if worst_abs_at else ""
     if tolerance.max_abs_diff is not None:
         # float32 rounding grows with the numbers: a forecast of 0-200 sunspots carries errors
@@ -219,6 +228,8 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
                 log(f"    {lowering_line(result.lowering)}")
             for note in getattr(runner, "notes", list)():
                 log(f"    {note}")
+            if result.decisions:
+                log("    decisions flipped: {}; {}".format(*decisions_cells(result.decisions)))
             results.append(result)
     return results
 
@@ -308,6 +319,7 @@ def parity_document(results: list[RuntimeResult],
             "label_agreement": min((r.label_agreement for r in runs
                                     if r.label_agreement is not None), default=None),
             "metrics": first.metrics,
+            "decisions": first.decisions,
             "passed": all(r.passed for r in runs),
             "runtimes": {r.runtime: r.as_dict() for r in every},
             "not_run": (not_run or {}).get(fmt, {}),
@@ -322,8 +334,8 @@ def parity_markdown(document: dict, reference_metrics: dict | None = None) -> st
     lines = ["# Parity with PyTorch", "",
              f"Overall: **{'PASSED' if document['passed'] else 'FAILED'}**", "",
              "| format | runtime | max abs diff | max rel diff | label agreement | metrics | "
-             "dimensions | result |",
-             "|---|---|---|---|---|---|---|---|"]
+             "decisions flipped | Brier, ECE (test set) | dimensions | result |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     lowered = []
     for fmt, entry in document["formats"].items():
         for runtime, r in entry["runtimes"].items():
@@ -331,9 +343,10 @@ def parity_markdown(document: dict, reference_metrics: dict | None = None) -> st
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items()) or "—"
             dimensions = "; ".join(f"{k} {v}" for k, v in r.get("dimensions", {}).items()) or "—"
             verdict = "✓ pass" if r["passed"] else f"✗ FAIL {r['error'] or ''}"
+            flips, calibration = decisions_cells(r.get("decisions"))
             lines.append(f"| {fmt} | {runtime} | {r['max_abs_diff']:.2e} | "
-                         f"{r['max_rel_diff']:.2e} | {agreement} | {metrics} | {dimensions} | "
-                         f"{verdict} |")
+                         f"{r['max_rel_diff']:.2e} | {agreement} | {metrics} | {flips} | "
+                         f"{calibration} | {dimensions} | {verdict} |")
             if r.get("lowering"):
                 lowered.append(f"- {fmt}: {lowering_line(r['lowering'])}")
     if lowered:

@@ -11,7 +11,7 @@ from pathlib import Path
 from pocketml.app_launcher import APP
 from pocketml.commands import (
     MODELS, cmd_all, cmd_apk, cmd_app, cmd_bench, cmd_bundle,
-    cmd_compare_optimizers, cmd_data, cmd_explain, cmd_export, cmd_keygen, cmd_train_digits,
+    cmd_compare_optimizers, cmd_data, cmd_diagnose, cmd_explain, cmd_export, cmd_keygen, cmd_train_digits,
     cmd_train_kidney, cmd_train_sequence, cmd_verify)
 from pocketml.errors import UserError
 
@@ -161,6 +161,20 @@ def build_parser() -> argparse.ArgumentParser:
                             "it is now (repeatable: any of them)")
     add_arm64(verify)
     verify.set_defaults(handler=cmd_verify)
+
+    diagnose = commands.add_parser(
+        "diagnose", help="find the first layer where an exported file drifts from PyTorch",
+        description="Runs PyTorch and the file on the worst rows of parity's inputs, captures "
+                    "the file's intermediate tensors with its runtime's hooks, maps them to "
+                    "PyTorch's modules and names the first layer past the format's tolerance; "
+                    "writes diagnosis.md and error_per_layer.png")
+    diagnose.add_argument("dir", type=Path)
+    diagnose.add_argument("--format", required=True, dest="fmt",
+                          help=f"the exported format to diagnose, from {', '.join(FORMATS)}")
+    diagnose.add_argument("--out", type=Path,
+                          help="folder for diagnosis.md and the plot (default DIR/diagnosis/FORMAT)")
+    add_trust_source(diagnose)
+    diagnose.set_defaults(handler=cmd_diagnose)
 
     bundle = commands.add_parser("bundle", help="verify a model folder, then copy what the app "
                                                 "needs into its model folder")

@@ -159,6 +159,15 @@ def arm64_cpus(args) -> list[str] | None:
     return list(dict.fromkeys(names))
 
 
+def cmd_diagnose(args) -> int:
+    from pocketml.export.diagnose import diagnose_folder
+    from pocketml.folders import folder_lock
+
+    with folder_lock(args.dir):
+        diagnose_folder(args.dir, args.fmt, args.out, trust_source=args.trust_source)
+    return 0
+
+
 def cmd_bundle(args) -> int:
     from pocketml.app_launcher import app_bundle
     from pocketml.export.model_folder import bundle_folder
