@@ -113,8 +113,8 @@ class ErrorScreen(BoxLayout):
 
 
 class ContributionRow(BoxLayout):
-    text = StringProperty()  # "hemoglobin 9.1 g/dL: +41 points"
-    share = NumericProperty(0)  # points / 100: the bar's signed length, -1 to 1
+    text = StringProperty()  # "hemoglobin 9.1 g/dL: odds x41 (+3.71)"
+    share = NumericProperty(0)  # the bar's signed length, -1 to 1: log-odds / the largest's
 
 
 class PocketMLApp(App):
@@ -130,7 +130,7 @@ class PocketMLApp(App):
         self.bundle_dir = Path(bundle_dir or os.environ.get("POCKETML_BUNDLE") or DEFAULT_BUNDLE)
         self.entries: dict[str, NumericEntry | ChoiceEntry] = {}
         self.bundle = self.predictor = self.verification = None
-        self.contributions = []  # the last Submit's explanation
+        self.explanation = None  # the last Submit's
         self.pad_by_safe_area()
 
     def pad_by_safe_area(self, *_) -> None:
@@ -189,9 +189,8 @@ class PocketMLApp(App):
             return
         try:
             prediction = form.decide(self.predictor.predict(row))
-            self.contributions = (explain(form, row, self.predictor.predict,
-                                          prediction.probability)
-                                  if form.reference is not None else [])
+            self.explanation = (explain(form, row, self.predictor.predict)
+                                if form.reference is not None else None)
         except Exception as err:  # a runtime failure is reported, never raised into Kivy
             self.show(f"The model failed on this input: {err}", error=True)
             return
@@ -203,18 +202,21 @@ class PocketMLApp(App):
     def show_explanation(self) -> None:
         panel = self.root.ids.explanation
         panel.clear_widgets()
-        if not self.contributions:
+        if self.explanation is None:
             return
         panel.add_widget(Factory.ExplanationHeading(text=MODEL_NOT_MEDICAL))
-        for contribution in self.contributions:
+        panel.add_widget(Factory.ExplanationHeading(text=self.explanation.total_line()))
+        contributions = self.explanation.contributions
+        largest = max(abs(c.log_odds) for c in contributions) or 1.0
+        for contribution in contributions:
             panel.add_widget(ContributionRow(text=contribution.line(),
-                                             share=contribution.points / 100))
+                                             share=contribution.log_odds / largest))
         self.root.ids.scroll.scroll_to(panel, animate=False)
 
     def show(self, text: str, error: bool) -> None:
         self.root.result, self.root.result_is_error = text, error
         if error:
-            self.contributions = []
+            self.explanation = None
             self.root.ids.explanation.clear_widgets()
 
 

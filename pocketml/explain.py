@@ -46,16 +46,18 @@ def explain_row(folder: Path, text: str, as_json: bool = False, log=print) -> di
     with quiet():  # LiteRT announces its XNNPACK delegate on stderr
         predictor = load_predictor(bundle, "desktop")
     prediction = form.decide(predictor.predict(row))
-    contributions = explain(form, row, predictor.predict, prediction.probability)
+    explanation = explain(form, row, predictor.predict)
     result = {"probability": prediction.probability, "label": prediction.label,
-              "contributions": [c.__dict__ for c in contributions]}
+              **explanation.as_dict()}
     if as_json:
         log(json.dumps(result, indent=2))
     else:
         log(f"Probability of {prediction.positive_class}: {prediction.percent} "
             f"(predicted class {prediction.label}, threshold {prediction.threshold:.0%}; "
             f"{predictor.runtime})")
-        for c in contributions:
-            log(f"  {c.line():<48} (reference {c.reference})")
+        for c in explanation.contributions:
+            log(f"  {c.line():<52} (typical: {c.reference})")
+        log(f"  {explanation.total_line()}")
         log(MODEL_NOT_MEDICAL)
     return result
+

@@ -181,10 +181,11 @@ class Driver:
             self.report["result"] = root.result
             self.report["messages"] = {n: e.message for n, e in self.app.entries.items()}
             self.report["probability"] = self.report["outputs"][0]  # the patient's own row
-            self.report["contributions"] = [c.__dict__ for c in self.app.contributions]
+            self.report["explanation"] = self.app.explanation.as_dict()
+            shown = list(reversed(root.ids.explanation.children))
             self.report["bars"] = [{"text": w.text, "share": w.share}
-                                   for w in reversed(root.ids.explanation.children)
-                                   if isinstance(w, ContributionRow)]
+                                   for w in shown if isinstance(w, ContributionRow)]
+            self.report["explanation_texts"] = [w.text for w in shown]
             self.shot("app_result.png")
         elif self.args.scenario == "bad_inputs":
             yield from self.bad_inputs(json.loads(self.args.answers), json.loads(self.args.bad),

@@ -59,7 +59,7 @@ def bench_submit(bundle_dir: Path, repeats: int) -> dict:
         started = time.perf_counter()
         row, errors = form.encode(answers)
         prediction = form.decide(predictor.predict(row))
-        explain(form, row, predictor.predict, prediction.probability)
+        explain(form, row, predictor.predict)
         times.append(time.perf_counter() - started)
     times.sort()
     return {"runtime": predictor.runtime, "p50_ms": 1e3 * times[len(times) // 2],
