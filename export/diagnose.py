@@ -154,6 +154,7 @@ def match(layers: list[Layer], taps: list[Tap], rows: int) -> int:
                 and tap.values[0].size == layer.values[0].size)
 
     taken: dict[int, int] = {}  # layer index -> tap index
+    names = {layer.module for layer in layers}  # a tap named for one layer is not another's
     for i, layer in enumerate(layers[:-1]):
         named = [k for k, tap in enumerate(taps) if tap.module == layer.module and fits(tap, layer)]
         if named:
@@ -169,7 +170,7 @@ def match(layers: list[Layer], taps: list[Tap], rows: int) -> int:
         after = max((k for j, k in taken.items() if j < i), default=-1)
         before = min((k for j, k in taken.items() if j > i), default=len(taps))
         candidates = [k for k in range(after + 1, before) if fits(taps[k], layer)
-                      and k not in taken.values()]
+                      and k not in taken.values() and taps[k].module not in names]
         if candidates:
             taken[i] = candidates[-1]
             layer.mapped_by = "shape"

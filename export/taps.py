@@ -80,11 +80,13 @@ def tflite_taps(path: Path, inputs: list[np.ndarray]) -> list[Tap]:
 
 def tflite_module(name: str) -> str | None:
     """litert-torch's scope "Model/torch.nn.modules.container.Sequential_body/
-    torch.nn.modules.linear.Linear_0;3" -> "body.0"; None for a name with no scope."""
-    scope = name.split(";")[0]
-    if "/" not in scope and "." not in scope:
-        return None  # "arith.constant", "serving_default_x": made by the converter
-    parts = scope.split("/")[1:]  # the first part is the model's own class
+    torch.nn.modules.linear.Linear_0;3" -> "body.0". A fused op's tensor lists the scopes of
+    the ops it took in, separated by ";" ("...Linear_0;;...ReLU_1;"): it holds the last one's
+    output. None for a name with no scope ("serving_default_x", made by the converter)."""
+    scopes = [part for part in name.split(";") if "/" in part or part.count(".") > 1]
+    if not scopes:
+        return None
+    parts = scopes[-1].split("/")[1:]  # the first part is the model's own class
     return ".".join(part.rsplit(".", 1)[-1].split("_", 1)[1] for part in parts
                     if "_" in part.rsplit(".", 1)[-1])
 
@@ -121,20 +123,23 @@ def onnx_taps(path: Path, inputs: list[np.ndarray]) -> list[Tap]:
 
 
 def onnx_module(scopes: str | None) -> str | None:
-    """torch.onnx's name scopes "['', 'recurrent', 'tanh']": the module path, then the node."""
+    """torch.onnx's name scopes "['', 'body', 'body.0', 'linear']": the module paths from
+    the model down, then the node's own name."""
     if not scopes:
         return None
     import ast
 
-    path = ast.literal_eval(scopes)[1:-1]
-    return ".".join(path)
+    path = ast.literal_eval(scopes)[:-1]  # each scope is a full path: '', 'body', 'body.0'
+    return path[-1] if path else ""
 
 
 # -- ExecuTorch ---------------------------------------------------------------------------
 
 def executorch_taps(job: ExportJob, quantized: bool, inputs: list[np.ndarray]) -> list[Tap]:
     """The program is lowered again as export lowered it, with taps on every float value (in
-    an int8 program: on each dequantize, the int8 value as the next layer reads it)."""
+    an int8 program the dequantized int8 values too). Where XNNPACK refuses one of them as a
+    delegate output (the kidney MLP's int8 program), only the integer layers' outputs and the
+    last float op of each module are tapped (is_integer_value)."""
     with quiet():
         import executorch.kernels.quantized  # noqa: F401  out variants of (de)quantize ops
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
@@ -145,45 +150,94 @@ def executorch_taps(job: ExportJob, quantized: bool, inputs: list[np.ndarray]) -
 
         from pocketml.export.executorch_format import MAX_BATCH, exported_program
 
-        program, specs = tap_intermediate_outputs_(exported_program(job, quantized),
-                                                   rules=[(is_value, FULL_TENSOR)])
-        nodes = {n.name: n for n in program.graph_module.graph.nodes}  # before lowering
-        edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+        for rule in (is_value, is_integer_value) if quantized else (is_value,):
+            program, specs = tap_intermediate_outputs_(exported_program(job, quantized),
+                                                       rules=[(rule, FULL_TENSOR)])
+            nodes = {n.name: n for n in program.graph_module.graph.nodes}  # before lowering
+            try:
+                edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
+                break
+            except RuntimeError:  # XNNPACK refused a tapped value; tap fewer
+                if rule is not is_value:
+                    raise
         strip_taps_(edge)
         method = Runtime.get().load_program(edge.to_executorch().buffer).load_method("forward")
     chunks = []
     for start in range(0, len(inputs[0]), MAX_BATCH):
-        tensors = [torch.from_numpy(np.ascontiguousarray(x[start:start + MAX_BATCH]))
-                   for x in inputs]
-        chunks.append([o.numpy() for o in method.execute(tensors)])
+        # XNNPACK sizes a tap's output for the batch planned at export, not the one fed: so
+        # every call gets MAX_BATCH rows (the last rows repeated), and the extra are dropped
+        rows = np.arange(start, start + MAX_BATCH).clip(max=len(inputs[0]) - 1)
+        count = min(MAX_BATCH, len(inputs[0]) - start)
+        outputs = method.execute([torch.from_numpy(np.ascontiguousarray(x[rows])) for x in inputs])
+        chunks.append([o.numpy()[:count] if o.shape[0] == MAX_BATCH else o.numpy()
+                       for o in outputs])
+    # the file's own output last: what the model returns, whatever was tapped before it
+    outputs = np.concatenate([chunk[0] for chunk in chunks]).astype(np.float32)
     taps = []
     for spec in specs:
         values = np.concatenate([chunk[spec.output_index] for chunk in chunks])
         node = nodes[spec.node_name]
         taps.append(Tap(spec.node_name, executorch_module(node), values.astype(np.float32),
                         dequantize_limits(node)))
-    return taps
+    return taps + [Tap("output", None, outputs)]
+
+
+def is_integer_value(node) -> bool:
+    """In an int8 program: each integer layer's int8 output as the next layer reads it (the
+    dequantize after it), and the last float op of a module outside the integer groups. A tap on a float op
+    inside a dequantize-op-quantize group would split the group XNNPACK runs as one integer
+    kernel and change what is measured. A value quantized before any integer layer has run
+    (the model's input, its float scaling) enters the delegate as it is: tapped, ExecuTorch
+    returned zeros for it, so it is left out."""
+    if not is_value(node):
+        return False
+    if "dequantize_per_tensor" in str(node.target):
+        return after_integer_layer(producer(node))
+    module = executorch_module(node)
+    return not (any(is_dequantize(a) for a in node.args)
+                or any("quantize_per_tensor" in str(u.target) for u in node.users)
+                or any(executorch_module(u) == module for u in node.users))  # not its last
+
+
+def is_dequantize(node) -> bool:
+    return hasattr(node, "target") and "dequantize" in str(node.target)
+
+
+def after_integer_layer(node) -> bool:
+    """Whether a dequantized value flows into `node`: it is computed by integer layers."""
+    seen, todo = set(), [node]
+    while todo:
+        current = todo.pop()
+        for arg in current.args:
+            if hasattr(arg, "op") and arg not in seen:
+                if is_dequantize(arg) and "per_channel" not in str(arg.target):
+                    return True
+                seen.add(arg)
+                todo.append(arg)
+    return False
 
 
 def is_value(node) -> bool:
-    """A float tensor computed by the model: dequantized activations and float ops' results,
-    not the quantize ops (their int8 values are read through the dequantize after them), not
-    shapes."""
+    """A float tensor computed by the model (not a shape, not an int8 tensor)."""
     value = node.meta.get("val")
     if node.op != "call_function" or not isinstance(value, torch.Tensor):
         return False
     target = str(node.target)
-    if "dequantize_per_tensor" in target:
-        return True
-    return value.dtype == torch.float32 and "quantize" not in target
+    return value.dtype == torch.float32 and ("dequantize_per_tensor" in target
+                                            or "quantize" not in target)
+
+
+def producer(node):
+    """The op whose value this is: through a quantize/dequantize pair (which the quantizer
+    adds outside any module) back to the op it quantizes."""
+    while "quantize" in str(node.target) and node.args and hasattr(node.args[0], "meta"):
+        node = node.args[0]
+    return node
 
 
 def executorch_module(node) -> str | None:
-    """The module path of the op that made this value: through a quantize/dequantize pair
-    (which the quantizer adds outside any module) back to the op it quantizes."""
-    while "quantize" in str(node.target) and node.args and hasattr(node.args[0], "meta"):
-        node = node.args[0]
-    stack = node.meta.get("nn_module_stack")
+    """The module path of the op that made this value."""
+    stack = producer(node).meta.get("nn_module_stack")
     if not stack:
         return None
     path, _ = list(stack.values())[-1]
