@@ -150,7 +150,8 @@ def executorch_taps(job: ExportJob, quantized: bool, inputs: list[np.ndarray]) -
 
         from pocketml.export.executorch_format import MAX_BATCH, exported_program
 
-        for rule in (is_value, is_integer_value) if quantized else (is_value,):
+        rules = (is_value, is_integer_value) if quantized else (is_value,)
+        for rule in rules:
             program, specs = tap_intermediate_outputs_(exported_program(job, quantized),
                                                        rules=[(rule, FULL_TENSOR)])
             nodes = {n.name: n for n in program.graph_module.graph.nodes}  # before lowering
@@ -158,7 +159,7 @@ def executorch_taps(job: ExportJob, quantized: bool, inputs: list[np.ndarray]) -
                 edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
                 break
             except RuntimeError:  # XNNPACK refused a tapped value; tap fewer
-                if rule is not is_value:
+                if rule is rules[-1]:
                     raise
         strip_taps_(edge)
         method = Runtime.get().load_program(edge.to_executorch().buffer).load_method("forward")
@@ -217,12 +218,19 @@ def after_integer_layer(node) -> bool:
     return False
 
 
+# Ops that hand their input on unchanged at inference (dropout in eval mode): XNNPACK refuses
+# a delegate output that is one of its inputs, and they compute nothing to compare.
+PASS_THROUGH = ("dropout", "clone", "alias")
+
+
 def is_value(node) -> bool:
     """A float tensor computed by the model (not a shape, not an int8 tensor)."""
     value = node.meta.get("val")
     if node.op != "call_function" or not isinstance(value, torch.Tensor):
         return False
     target = str(node.target)
+    if any(op in target for op in PASS_THROUGH):
+        return False
     return value.dtype == torch.float32 and ("dequantize_per_tensor" in target
                                             or "quantize" not in target)
 

@@ -181,7 +181,8 @@ class Driver:
             self.report["result"] = root.result
             self.report["messages"] = {n: e.message for n, e in self.app.entries.items()}
             self.report["probability"] = self.report["outputs"][0]  # the patient's own row
-            self.report["explanation"] = self.app.explanation.as_dict()
+            self.report["explanation"] = (self.app.explanation.as_dict()
+                                          if self.app.explanation else None)
             shown = list(reversed(root.ids.explanation.children))
             self.report["bars"] = [{"text": w.text, "share": w.share}
                                    for w in shown if isinstance(w, ContributionRow)]

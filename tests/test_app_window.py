@@ -43,8 +43,9 @@ def test_a_test_set_patient_gets_the_models_prediction(display, tmp_path, kidney
     expected = "> 99.9" if p > 0.999 else "< 0.1" if p < 0.001 else f"{100 * p:.1f}"
     assert shown[1] == expected
     assert shown[2] == ("ckd" if p >= 0.5 else "notckd")
-    # the prediction, then one run per field for its explanation (tests/test_explain.py)
-    assert report["predictions"] == 1 + len(report["fields"])
+    # the prediction, then one run per coalition of fields for its explanation
+    # (exact Shapley values, tests/test_explain.py)
+    assert report["predictions"] == 1 + 2 ** len(report["fields"])
     assert len(report["bars"]) == len(report["fields"])
     keep_screenshots(report)
 
