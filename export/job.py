@@ -141,7 +141,8 @@ def calibration_rows(training: np.ndarray | None, schema: dict | None,
     random rows from the input range the schema declares (the sequence models' windows),
     since that is what the file is promised to take. Calibrated on the sunspot windows alone,
     the RNN's and LSTM's output layer clipped at [-1.2, 3.1] (standardized) where random
-    in-range windows reach [-2.1, 4.9]: off by 25 % of the output range (`pocketml diagnose`)."""
+    in-range windows reach [-2.1, 4.9]: off by 25 % of the output range (`pocketml diagnose`).
+    205 random windows left the RNN at 6.4 %, 512 the LSTM at 5.8 % (tolerance 5 %)."""
     ranges = (schema or {}).get("input", {}).get("range")
     if training is None or not ranges:
         return training

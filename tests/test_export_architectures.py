@@ -126,9 +126,10 @@ def test_executorch_files_keep_a_dynamic_batch_and_say_what_xnnpack_ran(exported
 
 def test_int8_executorch_calibrated_on_training_rows_for_every_architecture(exported, tmp_path):
     """The integer files keep each model's held-out metric. The forecasters' also meet random
-    windows (each year drawn on its own across 0-250), unlike any the calibration saw: there
-    an int8 LSTM is off by a fifth of the output range, and verify says so rather than pass
-    the file on its test-set RMSE (TFLite's full-integer file fails there the same way)."""
+    windows (each year drawn on its own across the declared range), unlike the sunspot
+    series: calibrated on the training windows alone their output layer clipped and the
+    files were off by a fifth of the output range (`pocketml diagnose` named the layer), so
+    they are calibrated on random windows of the declared range too, and pass."""
     for name in ("digits", "rnn", "lstm"):
         folder = shutil.copytree(exported[name], tmp_path / name)
         assert (folder / "calibration.npz").is_file()  # training rows, kept by `train`
@@ -142,9 +143,9 @@ def test_int8_executorch_calibrated_on_training_rows_for_every_architecture(expo
             assert abs(entry["metrics"]["accuracy"] - metric["accuracy"]) <= 0.01
         else:
             assert entry["metrics"]["rmse"] == pytest.approx(metric["rmse"], rel=0.01), name
-            assert not passed and not entry["passed"]
-            failed, = [c for c in result["checks"] if not c["passed"]]
-            assert failed["name"] == "max abs diff / output range" and "random" in failed["where"]
+            assert passed and entry["passed"], entry
+            [window] = [c for c in result["checks"] if c["name"] == "max abs diff / output range"]
+            assert "random" in window["where"] and window["value"] <= 0.05
 
 
 @pytest.mark.parametrize("models", ["kidney,cnn", "", " , "])
