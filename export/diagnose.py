@@ -7,7 +7,8 @@ forward hooks; the file's intermediate tensors from its runtime's own hooks (tap
 named by the module that made it. Every module is compared at its output, in the order PyTorch
 ran them, by the largest difference relative to the range of that module's PyTorch values;
 the first one past the format's tolerance is named, with the layers after it. Writes
-diagnosis.md and error_per_layer.png (log scale) into DIR/diagnosis/F/."""
+diagnosis.md and error_per_layer.png (log scale) into DIR-diagnosis/F/ beside the model
+folder, which must hold nothing its manifest does not list."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from torch import nn
 from pocketml.errors import UserError
 from pocketml.export.formats import FORMATS
 from pocketml.export.model_folder import ModelFolder, exported_files
-from pocketml.export.parity import input_sets, run_batches, torch_runner
+from pocketml.export.input_sets import input_sets
+from pocketml.export.parity import run_batches, torch_runner
 from pocketml.export.runtimes import load_runner
 from pocketml.export.taps import Tap, capture
 
@@ -72,7 +74,7 @@ def diagnose_folder(folder: Path, fmt: str, out: Path | None = None, log=print,
               "tolerance": tolerance, "first": None if first is None else first.module,
               "layers": [layer.as_dict() for layer in layers],
               "taps": len(taps), "taps_unmapped": unmapped_taps}
-    out = Path(out or model.folder / "diagnosis" / fmt)
+    out = Path(out or default_out(Path(folder), fmt))
     out.mkdir(parents=True, exist_ok=True)
     plot_errors(out / "error_per_layer.png", layers, tolerance, fmt)
     from pocketml.train.artifacts import atomic_write_bytes
@@ -81,6 +83,10 @@ def diagnose_folder(folder: Path, fmt: str, out: Path | None = None, log=print,
     log(summary_line(report))
     log(f"wrote {out / 'diagnosis.md'} and {out / 'error_per_layer.png'}")
     return report
+
+
+def default_out(folder: Path, fmt: str) -> Path:
+    return folder.resolve().with_name(f"{folder.resolve().name}-diagnosis") / fmt
 
 
 def worst_rows(model: ModelFolder, path: Path, runtime: str, log

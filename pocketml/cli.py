@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--format", required=True, dest="fmt",
                           help=f"the exported format to diagnose, from {', '.join(FORMATS)}")
     diagnose.add_argument("--out", type=Path,
-                          help="folder for diagnosis.md and the plot (default DIR/diagnosis/FORMAT)")
+                          help="folder for diagnosis.md and the plot (default DIR-diagnosis/FORMAT, beside DIR)")
     add_trust_source(diagnose)
     diagnose.set_defaults(handler=cmd_diagnose)
 

@@ -42,10 +42,10 @@ def test_a_changed_layer_is_named_with_the_layers_after_it(kidney_copy, capsys):
     assert all(errors[m] <= 1e-5 for m in ("scale", "body.0", "body.1")), errors
     assert errors["body.3"] > 0.01 and errors["output"] > 1e-5
     assert all(layer["mapped_by"] == "name" for layer in report["layers"])
-    text = (kidney_copy / "diagnosis" / "onnx" / "diagnosis.md").read_text()
+    text = (kidney_copy.with_name("kidney-diagnosis") / "onnx" / "diagnosis.md").read_text()
     assert "first layer past the tolerance 1e-05: body.3 (Linear)" in text
     assert "| 6 | body.6 | Linear |" in text  # the layers after it, with their errors
-    plot = kidney_copy / "diagnosis" / "onnx" / "error_per_layer.png"
+    plot = kidney_copy.with_name("kidney-diagnosis") / "onnx" / "error_per_layer.png"
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -60,7 +60,7 @@ def test_tflite_tensors_are_named_by_the_module_that_made_them(kidney_copy):
     errors = {layer["module"]: layer["error"] for layer in report["layers"]}
     assert errors["scale"] < 1e-6 < errors["body.1"] < 0.05  # int8 weights after the scaling
     assert report["first"] is None  # it passes parity, and no layer drifts past 0.05
-    text = (kidney_copy / "diagnosis" / "tflite_int8" / "diagnosis.md").read_text()
+    text = (kidney_copy.with_name("kidney-diagnosis") / "tflite_int8" / "diagnosis.md").read_text()
     assert "Not mapped: body.0, body.3" in text
 
 
@@ -82,7 +82,7 @@ def test_executorch_is_tapped_through_its_delegate(kidney_copy):
 def test_a_bad_format_is_refused(kidney_copy, capsys, argv, message):
     assert main(["diagnose", str(kidney_copy), *argv]) == 2
     assert message in capsys.readouterr().err
-    assert not (kidney_copy / "diagnosis").exists()
+    assert not kidney_copy.with_name("kidney-diagnosis").exists()
 
 
 def test_decisions_are_tallied_near_the_threshold():
