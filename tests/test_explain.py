@@ -17,6 +17,7 @@ import torch
 from app_fixtures import APP, form_answers, in_range, keep_screenshots, run_driver
 from pocketml.cli import main
 from pocketml.export.formats import DEFAULT_FORMATS, FP16, FP32, INT8
+from pocketml.folders import UNLISTED
 
 sys.path.insert(0, str(APP))
 from pocketapp.bundle import open_bundle  # noqa: E402
@@ -154,7 +155,7 @@ def test_each_exported_format_explains_like_pytorch(kidney_folder, kidney_schema
     from pocketml.export.runtimes import load_runner
     from pocketml.train.artifacts import load_model
 
-    form = open_bundle(kidney_folder).form
+    form = open_bundle(kidney_folder, unlisted=UNLISTED).form  # a model folder, its reports too
     module = load_model(kidney_folder)
     runner = load_runner(kidney_folder / FORMATS[fmt].filename, FORMATS[fmt].runtimes[0])
 
