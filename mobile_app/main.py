@@ -205,12 +205,13 @@ class PocketMLApp(App):
         if self.explanation is None:
             return
         panel.add_widget(Factory.ExplanationHeading(text=MODEL_NOT_MEDICAL))
-        panel.add_widget(Factory.ExplanationHeading(text=self.explanation.total_line()))
         contributions = self.explanation.contributions
         largest = max(abs(c.log_odds) for c in contributions) or 1.0
         for contribution in contributions:
             panel.add_widget(ContributionRow(text=contribution.line(),
                                              share=contribution.log_odds / largest))
+        # last, so the panel's top (where it scrolls to) stays where the chosen answers show
+        panel.add_widget(Factory.ExplanationHeading(text=self.explanation.total_line()))
         self.root.ids.scroll.scroll_to(panel, animate=False)
 
     def show(self, text: str, error: bool) -> None:
