@@ -1,8 +1,10 @@
 """PyTorch -> ExecuTorch .pte, lowered to the XNNPACK delegate: float32, and int8 weights and
 activations through the PT2E XNNPACK quantizer, calibrated on training rows.
 
-The batch is dynamic up to MAX_BATCH wherever the graph allows it (a graph that specialises
-it, e.g. by looping over rows, is exported at batch 1 and run row by row). Each file records
+The batch is dynamic up to MAX_BATCH, and declared dimensions up to MAX_SCALE times their
+example size, wherever the file really runs them (shape_plans: a graph that specialises the
+batch, or a file that fails at run time at other batches, is exported at batch 1 and run row
+by row). Each file records
 how it was lowered in a constant method, the way ExecuTorch's own LLM exports record their
 settings: how many nodes XNNPACK took and which ops it left to the portable kernels, so that
 `verify` reports it from the file itself.
@@ -17,8 +19,9 @@ import numpy as np
 import torch
 
 from pocketml.export.console import quiet
-from pocketml.export.job import CALIBRATION_ROWS, ExportJob, random_like
+from pocketml.export.job import CALIBRATION_ROWS, ExportJob, Kept, random_like
 from pocketml.export.runtimes import LOWERING_METHOD
+from pocketml.export.shape_plans import QUANTIZED_TOLERANCE, export_first_that_runs
 
 # ExecuTorch plans memory for the largest shapes at export time, so dynamic sizes are bounded:
 # a batch of up to 64 rows (parity and bench run 64; larger batches run in chunks), and a
@@ -28,21 +31,26 @@ MAX_SCALE = 4
 NOT_OPS = {"getitem", "sym_size"}  # tuple indexing of a delegate's outputs, a shape read
 
 
-def export_executorch(job: ExportJob, path: Path) -> None:
-    lower(exported_program(job, quantized=False), path)
+def export_executorch(job: ExportJob, path: Path) -> str:
+    return export_first_that_runs(
+        job, path, lambda kept, p: lower(exported_program(job, False, kept), p), "executorch",
+        lambda kept: job.describe(kept, MAX_BATCH, MAX_SCALE))
 
 
-def export_executorch_int8(job: ExportJob, path: Path) -> None:
-    lower(exported_program(job, quantized=True), path)
+def export_executorch_int8(job: ExportJob, path: Path) -> str:
+    return export_first_that_runs(
+        job, path, lambda kept, p: lower(exported_program(job, True, kept), p), "executorch",
+        lambda kept: job.describe(kept, MAX_BATCH, MAX_SCALE), QUANTIZED_TOLERANCE)
 
 
-def exported_program(job: ExportJob, quantized: bool) -> torch.export.ExportedProgram:
-    """The program lowering starts from (also `pocketml diagnose`'s, which taps it). Quantized:
-    int8 weights (per channel) and int8 activations in every layer XNNPACK quantizes, their
-    ranges observed on training rows; a user module, which has none, is calibrated on random
-    inputs drawn like parity's (its declared ranges)."""
+def exported_program(job: ExportJob, quantized: bool,
+                     kept: Kept = Kept()) -> torch.export.ExportedProgram:
+    """The program lowering starts from (also `pocketml diagnose`'s, which taps it), with the
+    dimensions `kept` dynamic. Quantized: int8 weights (per channel) and int8 activations in
+    every layer XNNPACK quantizes, their ranges observed on training rows; a user module,
+    which has none, is calibrated on random inputs drawn like parity's (its declared ranges)."""
     if not quantized:
-        return export(job, job.module)
+        return export(job, job.module, kept)
     with quiet():
         from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
             XNNPACKQuantizer, get_symmetric_quantization_config)
@@ -50,26 +58,19 @@ def exported_program(job: ExportJob, quantized: bool) -> torch.export.ExportedPr
 
         quantizer = XNNPACKQuantizer().set_global(
             get_symmetric_quantization_config(is_per_channel=True))
-        prepared = prepare_pt2e(export(job, job.module).module(), quantizer)
+        prepared = prepare_pt2e(export(job, job.module, kept).module(), quantizer)
         with torch.no_grad():
-            for batch in calibration_batches(job):
+            for batch in calibration_batches(job, 32 if kept.batch else 1):
                 prepared(*batch)
-        return export(job, convert_pt2e(prepared))
+        return export(job, convert_pt2e(prepared), kept)
 
 
-def export(job: ExportJob, module) -> torch.export.ExportedProgram:
-    """torch.export with the batch and the declared dimensions dynamic, else the batch only,
-    else none (batch 1). Traced with MAX_BATCH rows: with a small example batch ExecuTorch
-    planned convolutions for fewer rows than declared (15 when traced with 2)."""
-    attempts = [job.dynamic_shapes(MAX_BATCH, MAX_SCALE)]
-    if any(job.dynamic):
-        attempts.append(job.dynamic_shapes(MAX_BATCH, declared=False))
-    for shapes in attempts:
-        try:
-            return torch.export.export(module, job.batched(MAX_BATCH), dynamic_shapes=shapes)
-        except torch._dynamo.exc.UserError:  # the graph specialises a dimension declared dynamic
-            continue
-    return torch.export.export(module, job.batched(1))
+def export(job: ExportJob, module, kept: Kept) -> torch.export.ExportedProgram:
+    """torch.export with the dimensions `kept` dynamic. A dynamic batch is traced with
+    MAX_BATCH rows: with a small example batch ExecuTorch planned convolutions for fewer rows
+    than declared (15 when traced with 2)."""
+    return torch.export.export(module, job.batched(MAX_BATCH if kept.batch else 1),
+                               dynamic_shapes=job.dynamic_shapes(MAX_BATCH, MAX_SCALE, kept))
 
 
 def lower(program: torch.export.ExportedProgram, path: Path) -> None:
@@ -79,7 +80,8 @@ def lower(program: torch.export.ExportedProgram, path: Path) -> None:
         from executorch.exir import EdgeProgramManager, to_edge_transform_and_lower
 
         edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
-        record = lowering_record(get_delegation_info(edge.exported_program().graph_module))
+        record = {**lowering_record(get_delegation_info(edge.exported_program().graph_module)),
+                  "input_sizes": input_sizes(program)}
         # The record is known only once lowering is done, and constant methods are given
         # when an edge program is made: so the lowered program is wrapped again with it.
         blob = torch.tensor(list(json.dumps(record).encode()), dtype=torch.uint8)
@@ -97,6 +99,15 @@ def lowering_record(info) -> dict:
             "delegated": {name: c.delegated for name, c in ops.items() if c.delegated},
             "not_delegated": {name: c.non_delegated for name, c in ops.items()
                               if c.non_delegated}}
+
+
+def input_sizes(program: torch.export.ExportedProgram) -> list[list[int | None]]:
+    """Per input, each size the file is fixed at (None where it is dynamic). ExecuTorch takes
+    another size of a fixed dimension without a word and computes something else (an LSTM
+    exported for 5 steps ran 10), so the runner refuses such inputs by this record."""
+    nodes = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    return [[d if isinstance(d, int) else None for d in nodes[name].meta["val"].shape]
+            for name in program.graph_signature.user_inputs]
 
 
 def calibration_batches(job: ExportJob, batch: int = 32):

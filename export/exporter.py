@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +14,8 @@ from pocketml.errors import UserError
 from pocketml.folders import disk_full
 from pocketml.export.formats import FORMATS, Format
 from pocketml.export.job import ExportJob
+
+LOG = logging.getLogger("pocketml.export")  # --debug shows a failed export's full text
 
 
 @dataclass
@@ -22,6 +26,7 @@ class ExportResult:
     seconds: float = 0.0
     error: str | None = None
     note: str = ""  # what the exporter decided, e.g. layers kept in float32
+    dimensions: str | None = None  # what the file keeps dynamic, and why not more
 
     @property
     def ok(self) -> bool:
@@ -55,16 +60,17 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
         tmp = out_dir / f".tmp-{os.getpid()}-{fmt.filename}"
         started, notes = time.perf_counter(), len(job.notes)
         try:
-            fmt.export(job, tmp)
+            dimensions = fmt.export(job, tmp)
             tmp.replace(final)
             result = ExportResult(fmt.name, final, final.stat().st_size,
-                                  time.perf_counter() - started)
+                                  time.perf_counter() - started, dimensions=dimensions)
         except UserError:
             raise
         except (Exception, SystemExit) as err:  # a converter's refusal (or the user's code
             # exiting while it is traced) is a result to report, not a crash; a full disk is not
             if disk_full(err):
                 raise
+            LOG.debug("%s export failed:\n%s", fmt.name, "".join(traceback.format_exception(err)))
             final.unlink(missing_ok=True)
             result = ExportResult(fmt.name, final, seconds=time.perf_counter() - started,
                                   error=unsupported_message(fmt, err))
@@ -73,6 +79,7 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
         result.note = "; ".join(job.notes[notes:])
         log(f"  {fmt.name:<17} {'ok' if result.ok else 'FAILED':<6} {result.path.name} "
             f"{result.bytes / 1024:.1f} KB in {result.seconds:.1f} s"
+            + (f"; {result.dimensions}" if result.dimensions else "")
             + (f"\n    {result.error}" if result.error else "")
             + (f"\n    {result.note}" if result.note else ""))
         results.append(result)
@@ -80,17 +87,27 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
 
 
 def unsupported_message(fmt: Format, err: Exception) -> str:
+    """The real cause in one line: the converter's own first error and the operation it
+    failed on. torch.onnx opens with advice ("Next steps: ...") and gives the cause in its
+    "Exception summary"; the full text is logged for --debug."""
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip() or type(err).__name__
+    cause = f"{type(err).__name__}: {text.splitlines()[0]}"
+    summary = text.partition("## Exception summary")[2]
+    if summary:
+        text = summary
+        first = next((line for line in summary.splitlines() if line.startswith("<class ")), "")
+        cause = re.sub(r"^<class '(?:[\w]+\.)*(\w+)'>", r"\1", first) or cause
     op = re.search(r"(aten::?[\w.]+|torch\._?ops\.[\w.]+|'[\w.]+' op|Op type '?\w+'?)", text)
     where = f"operation {op.group(1)}" if op else "the model"
-    return (f"{fmt.description} cannot represent {where}: {type(err).__name__}: "
-            f"{text.splitlines()[0][:300]}")
+    return f"{fmt.description} cannot represent {where}: {cause[:300]}"
 
 
 def results_table(results: list[ExportResult]) -> str:
-    lines = [f"{'format':<17} {'file':<24} {'size':>9} {'time':>7}  status",
-             "-" * 70]
+    lines = [f"{'format':<17} {'file':<24} {'size':>9} {'time':>7}  status; dimensions kept",
+             "-" * 90]
     for r in results:
+        status = f"ok; {r.dimensions}" if r.ok and r.dimensions else "ok" if r.ok else \
+            f"FAILED: {r.error}"
         lines.append(f"{r.format:<17} {r.path.name:<24} {r.bytes / 1024:>7.1f} KB "
-                     f"{r.seconds:>5.1f} s  {'ok' if r.ok else 'FAILED: ' + r.error}")
+                     f"{r.seconds:>5.1f} s  {status}")
     return "\n".join(lines)

@@ -76,7 +76,7 @@ class ExportJob:
         self.module = self.module.eval().cpu()
         self.example_inputs = tuple(t.detach().cpu() for t in self.example_inputs)
         if not self.input_names:
-            self.input_names = forward_parameter_names(self.module)[:len(self.example_inputs)]
+            self.input_names = forward_parameter_names(self.module, len(self.example_inputs))
         if not self.output_names:
             with torch.no_grad():
                 outputs = self.module(*self.example_inputs)
@@ -90,16 +90,26 @@ class ExportJob:
         return tuple({axis: size for axis, size in enumerate(i.get("shape", []))
                       if isinstance(size, str)} for i in inputs)
 
+    def plans(self) -> list[Kept]:
+        """What an export may keep dynamic, most first: all, then the batch fixed, then the
+        declared dimensions fixed, then nothing."""
+        if not any(self.dynamic):
+            return [Kept(True, False), Kept(False, False)]
+        return [Kept(True, True), Kept(False, True), Kept(True, False), Kept(False, False)]
+
     def batched(self, size: int) -> tuple[torch.Tensor, ...]:
         """The example inputs with `size` rows (rows repeated): torch.export treats a size of
         1 as a constant, so a dynamic batch is traced with more."""
         return tuple(t[torch.arange(size) % len(t)].contiguous() for t in self.example_inputs)
 
     def dynamic_shapes(self, max_batch: int | None = None, max_scale: int | None = None,
-                       declared: bool = True) -> tuple[dict, ...]:
-        """torch.export's dynamic_shapes: the batch up to `max_batch` and, with `declared`,
-        each declared dimension up to `max_scale` times its example size (None: unbounded),
-        one Dim per name."""
+                       kept: Kept | None = None) -> dict:
+        """torch.export's dynamic_shapes, by forward()'s parameters (a `*args` parameter takes
+        a tuple): the batch up to `max_batch` and each declared dimension up to `max_scale`
+        times its example size (None: unbounded), one Dim per name, as far as `kept` keeps
+        them."""
+        kept = kept or Kept()
+
         def dim(name, upper):
             return torch.export.Dim(name, min=1, **({} if upper is None else {"max": upper}))
 
@@ -107,9 +117,42 @@ class ExportJob:
         for spec, t in zip(self.dynamic, self.example_inputs):
             for axis, name in spec.items():
                 dims.setdefault(name, dim(name, max_scale and max_scale * t.shape[axis]))
-        return tuple({0: dims[BATCH], **({axis: dims[name] for axis, name in spec.items()}
-                                         if declared else {})}
-                     for spec in self.dynamic)
+        per_input = [{**({0: dims[BATCH]} if kept.batch else {}),
+                      **({axis: dims[name] for axis, name in spec.items()} if kept.declared
+                         else {})} or None
+                     for spec in self.dynamic]
+        return by_parameter(self.module, per_input)
+
+    def describe(self, kept: Kept, max_batch: int | None = None,
+                 max_scale: int | None = None) -> str:
+        """What a file exported under `kept` takes, e.g. "batch 1-64, seq 1-48" or
+        "batch fixed at 1, seq fixed at 12"."""
+        def span(size: int, scale: int | None) -> str:
+            return f"1-{scale * size}" if scale else "dynamic"
+
+        parts = [f"batch {span(1, max_batch) if kept.batch else 'fixed at 1'}"]
+        sizes = {}
+        for spec, t in zip(self.dynamic, self.example_inputs):
+            for axis, name in spec.items():
+                sizes.setdefault(name, t.shape[axis])
+        for name, size in sizes.items():
+            parts.append(f"{name} {span(size, max_scale) if kept.declared else f'fixed at {size}'}")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class Kept:
+    """Which dimensions one export keeps dynamic: the batch, and those the user declared."""
+    batch: bool = True
+    declared: bool = True
+
+
+def by_parameter(module: nn.Module, per_input: list) -> dict:
+    """Values given per input, in the structure torch.export binds inputs to forward()'s
+    parameters: by name, and a tuple for a `*args` parameter."""
+    bound = inspect.signature(module.forward).bind(*range(len(per_input))).arguments
+    return {name: (tuple(per_input[i] for i in index) if isinstance(index, tuple)
+                   else per_input[index]) for name, index in bound.items()}
 
 
 def random_like(example: torch.Tensor, n: int, rng: np.random.Generator,
@@ -129,10 +172,16 @@ def random_like(example: torch.Tensor, n: int, rng: np.random.Generator,
     return rng.uniform(low, high, size=shape).astype(values.dtype)
 
 
-def forward_parameter_names(module: nn.Module) -> list[str]:
-    """The names of forward()'s positional parameters: what the TFLite signature will use."""
-    return [p.name for p in inspect.signature(module.forward).parameters.values()
-            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+def forward_parameter_names(module: nn.Module, count: int | None = None) -> list[str]:
+    """The names forward() gives its first `count` positional inputs (all named ones when
+    None): a `*args` parameter's are args_0, args_1, ... What the exported files call them."""
+    names = []
+    for p in inspect.signature(module.forward).parameters.values():
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            names.append(p.name)
+        elif p.kind == p.VAR_POSITIONAL and count is not None:
+            names += [f"{p.name}_{i}" for i in range(count - len(names))]
+    return names if count is None else names[:count]
 
 
 def calibration_rows(training: np.ndarray | None, schema: dict | None,

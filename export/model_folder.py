@@ -166,7 +166,7 @@ def export_into(folder: Path, formats, log=print, trust_source: bool = False,
     results = export_formats(model.job(), model.folder, formats, log)
     artifacts.write_json(model.folder / EXPORTS, {r.format: {
         "file": r.path.name, "bytes": r.bytes, "seconds": round(r.seconds, 3), "error": r.error,
-        "note": r.note}
+        "note": r.note, "dimensions": r.dimensions}
         for r in results})
     write_manifest(model.folder)
     log(results_table(results))
@@ -208,6 +208,9 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     with emulated_rows(arm64, model.schema, runtimes, not_run, log) as load:
         results = check_parity(model.module, files, sets, model.schema, runtimes, log, load)
     document = parity_document(results, not_run, sets)
+    exports = artifacts.read_json(model.folder / EXPORTS)
+    for fmt, entry in document["formats"].items():
+        entry["exported_dimensions"] = exports[fmt].get("dimensions")
     failed = [f"{r.format} on {r.runtime}" for r in results if not r.passed and not r.gates]
     verdict = f"parity: {'PASSED' if document['passed'] else 'FAILED: ' + ', '.join(failed)}"
     try:

@@ -1,6 +1,7 @@
 """PyTorch -> ONNX with torch.onnx's dynamo exporter: named inputs and outputs, a dynamic
-batch dimension and any dimension the user declares dynamic, the schema in the model's
-metadata, checked with onnx.checker."""
+batch dimension and any dimension the user declares dynamic (each fixed instead where the file
+does not run it: shape_plans), the schema in the model's metadata, checked with
+onnx.checker."""
 
 from __future__ import annotations
 
@@ -10,17 +11,23 @@ import onnx
 import torch
 
 from pocketml.export.console import quiet
-from pocketml.export.job import ExportJob
+from pocketml.export.job import ExportJob, Kept
+from pocketml.export.shape_plans import export_first_that_runs
 
 OPSET = 18
 
 
-def export_onnx(job: ExportJob, path) -> None:
+def export_onnx(job: ExportJob, path) -> str:
+    return export_first_that_runs(job, path, lambda kept, p: write_onnx(job, kept, p),
+                                  "onnxruntime", job.describe)
+
+
+def write_onnx(job: ExportJob, kept: Kept, path) -> None:
     with quiet():
         program = torch.onnx.export(
-            job.module, job.batched(2), dynamo=True, opset_version=OPSET, verbose=False,
-            input_names=job.input_names, output_names=job.output_names,
-            dynamic_shapes=job.dynamic_shapes(),
+            job.module, job.batched(2 if kept.batch else 1), dynamo=True, opset_version=OPSET,
+            verbose=False, input_names=job.input_names, output_names=job.output_names,
+            dynamic_shapes=job.dynamic_shapes(kept=kept),
         )
     model = program.model_proto
     if job.schema is not None:

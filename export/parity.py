@@ -351,6 +351,10 @@ def parity_markdown(document: dict, reference_metrics: dict | None = None) -> st
                 lowered.append(f"- {fmt}: {lowering_line(r['lowering'])}")
     if lowered:
         lines += ["", "Lowering (recorded in each .pte file):", *lowered]
+    exported = [f"- {fmt}: {entry['exported_dimensions']}"
+                for fmt, entry in document["formats"].items() if entry.get("exported_dimensions")]
+    if exported:
+        lines += ["", "Dimensions each file was exported with:", *exported]
     not_run = [f"{fmt} on {runtime} ({how})" for fmt, entry in document["formats"].items()
                for runtime, how in entry.get("not_run", {}).items()]
     if not_run:

@@ -36,7 +36,8 @@ GATED_RUNTIMES = {FP16_ARITHMETIC: "fp16 delegates in the app"}
 
 
 class OnnxRunner:
-    batch_limit = None  # exported with a dynamic batch
+    """A file exported with a fixed batch (when a dynamic one did not run) takes larger
+    batches in chunks of that size."""
     lowering = None
 
     def __init__(self, path: Path, provider: str = "CPUExecutionProvider"):
@@ -48,12 +49,16 @@ class OnnxRunner:
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.output_names = [o.name for o in self.session.get_outputs()]
         self.dtypes = [ONNX_DTYPES[i.type] for i in self.session.get_inputs()]
+        rows = self.session.get_inputs()[0].shape[0]
+        self.batch_limit = rows if isinstance(rows, int) else None
 
     def _feed(self, inputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
         return {name: np.asarray(x, dtype) for name, x, dtype in
                 zip(self.input_names, inputs, self.dtypes)}
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
+        if self.batch_limit is not None and len(inputs[0]) > self.batch_limit:
+            return in_chunks(self.run, inputs, self.batch_limit)
         return self.session.run(None, self._feed(inputs))
 
     def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object]:
@@ -118,8 +123,7 @@ class TFLiteRunner:
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
         if not self._fit(inputs):
-            rows = [self._invoke([x[i:i + 1] for x in inputs]) for i in range(len(inputs[0]))]
-            return [np.concatenate(parts) for parts in zip(*rows)]
+            return in_chunks(self._invoke, inputs, 1)
         return self._invoke(inputs)
 
     def _invoke(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
@@ -143,6 +147,12 @@ class TFLiteRunner:
             interpreter.invoke()
             return [interpreter.get_tensor(index) for index in outputs]
         return invoke
+
+
+def in_chunks(run, inputs: Sequence[np.ndarray], rows: int) -> list[np.ndarray]:
+    """`run` on `rows` rows at a time, the outputs joined."""
+    chunks = [run([x[s:s + rows] for x in inputs]) for s in range(0, len(inputs[0]), rows)]
+    return [np.concatenate(parts) for parts in zip(*chunks)]
 
 
 def is_quantized(detail: dict) -> bool:
@@ -203,11 +213,14 @@ class ExecuTorchRunner:
                 for x, dtype in zip(inputs, self.dtypes)]
 
     def run(self, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
-        limit = self.batch_limit
-        if len(inputs[0]) > limit:
-            chunks = [self.run([x[s:s + limit] for x in inputs])
-                      for s in range(0, len(inputs[0]), limit)]
-            return [np.concatenate(parts) for parts in zip(*chunks)]
+        if len(inputs[0]) > self.batch_limit:
+            return in_chunks(self.run, inputs, self.batch_limit)
+        for i, (x, sizes) in enumerate(zip(inputs, (self.lowering or {}).get("input_sizes", []))):
+            wrong = [(axis, size) for axis, size in enumerate(sizes[1:], 1)
+                     if size is not None and x.shape[axis] != size]
+            if wrong:
+                raise ValueError(f"input {i}: the file takes size {wrong[0][1]} on axis "
+                                 f"{wrong[0][0]} only, not {x.shape[wrong[0][0]]}")
         return [o.numpy() for o in self.method.execute(self._tensors(inputs))]
 
     def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object] | None:

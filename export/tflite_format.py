@@ -11,16 +11,22 @@ import numpy as np
 from pocketml.errors import UserError
 from pocketml.export.console import quiet
 from pocketml.export.fp16_layers import choose_fp16_layers, exactly
-from pocketml.export.job import ExportJob
+from pocketml.export.job import ExportJob, Kept
 
 
-def export_tflite(job: ExportJob, path: Path) -> None:
-    # litert-torch fixes the batch at the example's size; runners resize it per call.
+def export_tflite(job: ExportJob, path: Path) -> str:
+    # litert-torch fixes every size at the example's (batch 1); runners resize it per call.
     sample = tuple(t[:1] for t in job.example_inputs)
     with quiet():  # importing litert-torch starts TensorFlow, which logs on stderr
         import litert_torch
 
         litert_torch.convert(job.module, sample).export(str(path))
+    return fixed_shapes(job)
+
+
+def fixed_shapes(job: ExportJob) -> str:
+    return (job.describe(Kept(batch=False, declared=False))
+            + " in the file (the interpreter resizes them where the graph allows)")
 
 
 def require_float_file(source: Path) -> None:
@@ -40,7 +46,7 @@ def _quantize(source: Path, path: Path, configure, calibration=None) -> None:
         result.export_model(str(path), overwrite=True)
 
 
-def export_fp16(job: ExportJob, path: Path) -> None:
+def export_fp16(job: ExportJob, path: Path) -> str:
     """float16 weights in the layers where they keep the output within the fp16 tolerance
     (fp16_layers); the others keep float32 weights, and the job's log names them."""
     from ai_edge_quantizer import qtyping
@@ -64,6 +70,7 @@ def export_fp16(job: ExportJob, path: Path) -> None:
                          "weights (float16 would move the output past the fp16 tolerance, or "
                          "the quantizer cannot cast them alone): "
                          + ", ".join(short_name(layer) for layer in kept))
+    return fixed_shapes(job)
 
 
 def short_name(scope: str) -> str:
@@ -71,11 +78,12 @@ def short_name(scope: str) -> str:
     return scope.split(";")[0].rsplit("/", 1)[-1].rsplit(".", 1)[-1]
 
 
-def export_int8(job: ExportJob, path: Path) -> None:
+def export_int8(job: ExportJob, path: Path) -> str:
     from ai_edge_quantizer import recipe
 
     _quantize(path.with_name("model.tflite"), path,
               lambda q: q.load_quantization_recipe(recipe.dynamic_wi8_afp32()))
+    return fixed_shapes(job)
 
 
 def require_calibration(job: ExportJob, what: str) -> None:
@@ -84,7 +92,7 @@ def require_calibration(job: ExportJob, what: str) -> None:
                         "calibration.npz (train it with `pocketml train kidney`).")
 
 
-def export_int8_full(job: ExportJob, path: Path) -> None:
+def export_int8_full(job: ExportJob, path: Path) -> str:
     """int8 weights and int8 activations in every layer, their ranges calibrated on training
     rows with PyTorch's PT2E flow before litert-torch converts the quantized graph. The
     in-graph input scaling stays float (see export_16x8 for why); the output is int8.
@@ -112,9 +120,10 @@ def export_int8_full(job: ExportJob, path: Path) -> None:
         converted = convert_pt2e(prepared, fold_quantize=False)
         litert_torch.convert(converted, sample, quant_config=QuantConfig(pt2e_quantizer=quantizer)
                              ).export(str(path))
+    return fixed_shapes(job)
 
 
-def export_16x8(job: ExportJob, path: Path) -> None:
+def export_16x8(job: ExportJob, path: Path) -> str:
     """Integer compute in the network's layers: int8 weights, int16 activations, calibrated.
 
     Quantizing the raw input tensor with one scale flattens narrow features such as specific
@@ -137,3 +146,4 @@ def export_16x8(job: ExportJob, path: Path) -> None:
                                 weight_num_bits=8)
 
     _quantize(source, path, configure, calibration={name: rows})
+    return fixed_shapes(job)

@@ -154,7 +154,7 @@ def describe(err: BaseException) -> str:
 
 def user_schema(module: nn.Module, inputs: list[InputSpec]) -> dict:
     """What a user module's inputs are: forward()'s names, dtypes, ranges, dynamic sizes."""
-    names = forward_parameter_names(module)
+    names = forward_parameter_names(module, len(inputs))
     names += [f"input_{i}" for i in range(len(names), len(inputs))]
     return {"format": "pocketml-schema/1", "model": "user module",
             "inputs": [i.schema(name) for i, name in zip(inputs, names)]}

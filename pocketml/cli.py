@@ -4,6 +4,7 @@ handler in commands.py."""
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import traceback
 from pathlib import Path
@@ -259,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.debug:  # e.g. a converter's full error text behind a failed export's one line
+        logging.basicConfig(format="%(message)s")
+        logging.getLogger("pocketml").setLevel(logging.DEBUG)
     try:
         return args.handler(args)
     except UserError as err:

@@ -138,21 +138,26 @@ def test_python_api_takes_int32_ids_and_a_bool_mask_as_example_tensors(user_code
     assert executorch["dimensions"]["seq"] == "dynamic (ran 24)"
 
 
-def test_a_declared_dimension_that_a_file_gets_wrong_fails_verification(user_code, tmp_path):
-    """An LSTM unrolls its time steps, so no exporter keeps the length dynamic. ExecuTorch
-    accepts a longer window anyway and computes something else: verify must say so."""
+def test_a_declared_dimension_that_cannot_stay_dynamic_is_exported_fixed_and_says_so(user_code,
+                                                                                    tmp_path):
+    """An LSTM unrolls its time steps, so no exporter keeps the length dynamic: the steps are
+    exported fixed, and both reports say so. ExecuTorch's runtime takes a longer window for
+    a fixed one without a word and computes something else; the runner refuses it."""
     out = tmp_path / "forecaster"
     assert main(["export", "--model", "text_nets:forecaster", "--input-shape",
                  "1,steps=5,1:float32:0,1", "--out", str(out),
-                 "--formats", "tflite,executorch"]) == 1
+                 "--formats", "tflite,executorch"]) == 0
+    exported = read_json(out / "export.json")["executorch"]["dimensions"]
+    assert exported.startswith("batch 1-64, steps fixed at 5 (batch 1-64, steps 1-20 does not "
+                               "export (UserError: Constraints violated (steps)!")
     parity = read_json(out / "parity.json")["formats"]
+    assert parity["executorch"]["exported_dimensions"] == exported
     executorch = parity["executorch"]["runtimes"]["executorch"]
-    assert executorch["dimensions"] == {"batch": "dynamic up to 64", "steps": "wrong at 10"}
-    failed = [c for c in executorch["checks"] if not c["passed"]]
-    assert failed and all(c["name"].startswith("steps of 10") for c in failed)
-    assert "feed only the exported size" in failed[0]["where"]
+    assert executorch["passed"] and executorch["dimensions"]["batch"] == "dynamic up to 64"
+    assert executorch["dimensions"]["steps"].startswith("fixed: 10 refused")
     tflite = parity["tflite"]["runtimes"]["litert"]
     assert tflite["passed"] and tflite["dimensions"]["steps"].startswith("fixed: 10 refused")
+    assert "steps fixed at 5 (batch 1-64" in (out / "parity.md").read_text()
 
 
 BROKEN = textwrap.dedent('''

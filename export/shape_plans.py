@@ -1,0 +1,98 @@
+"""Export with as many dimensions dynamic as the file really runs.
+
+Each of the job's plans is tried in turn (everything dynamic, then the batch fixed, then the
+declared dimensions fixed, then nothing), and the first file that both exports and, loaded in
+its runtime, computes PyTorch's outputs at sizes other than the one it was traced with is kept.
+ExecuTorch, for one, lowers an nn.GRU without h0 with a dynamic batch, but the file fails at
+run time for every batch but the largest (the GRU builds its state from the batch); a
+GPT-2-style causal LM does not lower with a dynamic sequence at all. Both export with that
+dimension fixed, and the description kept says which dimensions are dynamic and why not more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils._pytree import tree_leaves
+
+from pocketml.errors import UserError
+from pocketml.export.console import quiet
+from pocketml.export.job import ExportJob, Kept, random_like
+from pocketml.export.runtimes import load_runner
+
+CHECK_BATCHES = (1, 3)  # neither the traced batch (2 or 64) nor a chunk of it
+# A file whose outputs at another size are off by more than this (relative to the outputs'
+# spread, at least 1) computes something else there: float32 rounding is ~1e-6.
+FLOAT_TOLERANCE = 1e-4
+QUANTIZED_TOLERANCE = 0.25
+
+
+class SizeCheckFailed(Exception):
+    """The file was written but does not run, or runs wrong, at a size it declares."""
+
+
+def export_first_that_runs(job: ExportJob, path: Path, write: Callable[[Kept, Path], None],
+                           runtime: str, describe: Callable[[Kept], str],
+                           tolerance: float = FLOAT_TOLERANCE) -> str:
+    """Write `path` under the first plan that works; return what it keeps dynamic, with what
+    the more dynamic plans failed on. No plan works: the last (all fixed) plan's error."""
+    given_up: list[str] = []
+    for kept in job.plans():
+        # A new file each time: a runtime may still map the previous one.
+        Path(path).unlink(missing_ok=True)
+        try:
+            write(kept, path)
+            check_sizes(job, kept, path, runtime, tolerance)
+        except UserError:
+            raise
+        except Exception as err:
+            if kept == job.plans()[-1]:
+                raise
+            reason = str(err) if isinstance(err, SizeCheckFailed) else \
+                f"does not export ({first_line(err)})"
+            given_up.append(f"{describe(kept)} {reason}")
+            continue
+        return describe(kept) + (f" ({given_up[0]})" if given_up else "")
+    raise AssertionError("a job always has a plan")
+
+
+def first_line(err: Exception, limit: int = 120) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0][:limit]}" if lines else type(err).__name__
+
+
+def check_sizes(job: ExportJob, kept: Kept, path: Path, runtime: str, tolerance: float) -> None:
+    """Run the file at other sizes of each dimension it keeps dynamic, against PyTorch."""
+    runner = load_runner(path, runtime)
+    for label, inputs in size_probes(job, kept):
+        try:
+            with quiet():  # ExecuTorch logs a refused size on stderr before it raises
+                got = runner.run(inputs)
+        except Exception as err:
+            raise SizeCheckFailed(f"fails at run time at {label}: {first_line(err)}") from err
+        with torch.no_grad():
+            want = [t.numpy() for t in tree_leaves(job.module(*map(torch.from_numpy, inputs)))]
+        for g, w in zip(got, want):
+            diff = float(np.abs(g.astype(np.float64) - w).max())
+            if diff > tolerance * max(1.0, float(w.max() - w.min())):
+                raise SizeCheckFailed(f"computes something else at {label} "
+                                      f"(max abs diff {diff:.3g})")
+
+
+def size_probes(job: ExportJob, kept: Kept) -> Iterator[tuple[str, list[np.ndarray]]]:
+    """Random inputs at each checked batch, then with every declared dimension doubled."""
+    rng = np.random.default_rng(2)
+    batches = CHECK_BATCHES if kept.batch else (1,)
+    for batch in batches:
+        yield f"batch {batch}", [random_like(t, batch, rng) for t in job.example_inputs]
+    if kept.declared and any(job.dynamic):
+        inputs = [random_like(t, batches[-1], rng) for t in job.example_inputs]
+        names = set()
+        for i, spec in enumerate(job.dynamic):
+            for axis, name in spec.items():
+                inputs[i] = np.concatenate([inputs[i], inputs[i]], axis=axis)
+                names.add(f"{name} {inputs[i].shape[axis]}")
+        yield ", ".join(sorted(names)), inputs
