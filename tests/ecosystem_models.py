@@ -1,0 +1,135 @@
+"""Architectures from the ecosystem, each from a small config with random weights (nothing is
+downloaded): Hugging Face transformers' encoder classifier (with its attention mask), a
+GPT-2-style causal LM, a ViT, MobileNetV2 and ResNet, and PyTorch's own bidirectional GRU,
+TransformerEncoder and a BatchNorm MLP. Used by tests/test_export_ecosystem.py and by
+benchmarks/bench_ecosystem.py (the README's table).
+
+Each entry builds (module, example inputs, input ranges, dynamic dimensions), as a user
+would hand them to pocketml.export.api. transformers' models return a ModelOutput; like
+most wrappers, `Logits` hands pocketml the logits, through a forward(*args).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+SEQ = 16
+Built = tuple[nn.Module, tuple[torch.Tensor, ...], list | None, list | None]
+
+
+class Logits(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, *args):
+        return self.model(*args).logits
+
+
+def tokens(vocab: int) -> torch.Tensor:
+    return torch.arange(2 * SEQ).reshape(2, SEQ) % vocab
+
+
+def bert_classifier() -> Built:
+    from transformers import BertConfig, BertForSequenceClassification
+
+    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2,
+                        num_attention_heads=2, intermediate_size=64,
+                        max_position_embeddings=4 * SEQ, num_labels=2)
+    mask = torch.ones(2, SEQ, dtype=torch.int64)
+    mask[1, SEQ // 2:] = 0  # the second row is padded
+    return (Logits(BertForSequenceClassification(config)), (tokens(100), mask),
+            [(0, 99), (0, 1)], [{1: "seq"}, {1: "seq"}])
+
+
+def gpt2_causal_lm() -> Built:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    config = GPT2Config(vocab_size=100, n_positions=4 * SEQ, n_embd=32, n_layer=2, n_head=2,
+                        use_cache=False, bos_token_id=0, eos_token_id=0)
+    return Logits(GPT2LMHeadModel(config)), (tokens(100),), [(0, 99)], [{1: "seq"}]
+
+
+def vit() -> Built:
+    from transformers import ViTConfig, ViTForImageClassification
+
+    config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
+                       num_attention_heads=2, intermediate_size=64, num_labels=3)
+    return Logits(ViTForImageClassification(config)), (torch.zeros(2, 3, 32, 32),), None, None
+
+
+def mobilenet_v2(size: int = 64) -> Built:
+    from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
+
+    config = MobileNetV2Config(image_size=size, depth_multiplier=0.35, num_labels=3)
+    return (Logits(MobileNetV2ForImageClassification(config)),
+            (torch.zeros(2, 3, size, size),), None, None)
+
+
+def resnet() -> Built:
+    from transformers import ResNetConfig, ResNetForImageClassification
+
+    config = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1],
+                          layer_type="basic", num_labels=3)
+    return Logits(ResNetForImageClassification(config)), (torch.zeros(2, 3, 32, 32),), None, None
+
+
+class BidirectionalGRU(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRU(4, 8, batch_first=True, bidirectional=True)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x):
+        out, _ = self.gru(x)
+        return self.head(out[:, -1])
+
+
+def gru() -> Built:
+    return BidirectionalGRU(), (torch.zeros(2, 8, 4),), None, None
+
+
+class Encoder(nn.Module):
+    def __init__(self):
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(d_model=16, nhead=2, dim_feedforward=32,
+                                           batch_first=True)
+        self.encoder = nn.TransformerEncoder(layer, num_layers=2)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x):
+        return self.head(self.encoder(x).mean(dim=1))
+
+
+def transformer_encoder() -> Built:
+    return Encoder(), (torch.zeros(2, 10, 16),), None, [{1: "seq"}]
+
+
+def batchnorm_mlp() -> Built:
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 2))
+    with torch.no_grad():  # running statistics other than 0 and 1, as after training
+        model.train()
+        for _ in range(20):
+            model(torch.randn(32, 8) * 3 + 1)
+    return model, (torch.zeros(2, 8),), None, None
+
+
+ARCHITECTURES: dict[str, Callable[[], Built]] = {
+    "BERT classifier (transformers, attention mask)": bert_classifier,
+    "GPT-2 causal LM (transformers)": gpt2_causal_lm,
+    "ViT (transformers)": vit,
+    "MobileNetV2 (transformers)": mobilenet_v2,
+    "ResNet (transformers)": resnet,
+    "nn.GRU, bidirectional": gru,
+    "nn.TransformerEncoder": transformer_encoder,
+    "BatchNorm MLP": batchnorm_mlp,
+}
+
+
+def build(name: str) -> Built:
+    torch.manual_seed(0)
+    module, example, ranges, dynamic = ARCHITECTURES[name]()
+    return module.eval(), example, ranges, dynamic
