@@ -66,7 +66,7 @@ def mobilenet() -> None:
     import torch
 
     torch.manual_seed(0)
-    built = mobilenet_v2(224)
+    built = mobilenet_v2(full_size=True)
     module = built[0]
     print(f"MobileNetV2 at 1x3x224x224: {sum(p.numel() for p in module.parameters()):,} "
           f"parameters; {torch.get_num_threads()} threads; load average "

@@ -61,7 +61,10 @@ class OnnxRunner:
             return in_chunks(self.run, inputs, self.batch_limit)
         return self.session.run(None, self._feed(inputs))
 
-    def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object]:
+    def bare(self, inputs: Sequence[np.ndarray]) -> Callable[[], object] | None:
+        """None when the file cannot take this batch whole (it then runs in chunks)."""
+        if self.batch_limit is not None and len(inputs[0]) > self.batch_limit:
+            return None
         session, feed = self.session, self._feed(inputs)
         return lambda: session.run(None, feed)
 

@@ -29,6 +29,15 @@ class Logits(nn.Module):
         return self.model(*args).logits
 
 
+def spread(model: nn.Module) -> nn.Module:
+    """He-initialised layers: transformers' small-std init (0.02) fades a deep network's
+    outputs to ~1e-30 (MobileNetV2), where any file would pass; trained weights do not."""
+    for layer in model.modules():
+        if isinstance(layer, (nn.Conv2d, nn.Linear)):
+            nn.init.kaiming_normal_(layer.weight)
+    return model
+
+
 def tokens(vocab: int) -> torch.Tensor:
     return torch.arange(2 * SEQ).reshape(2, SEQ) % vocab
 
@@ -41,7 +50,7 @@ def bert_classifier() -> Built:
                         max_position_embeddings=4 * SEQ, num_labels=2)
     mask = torch.ones(2, SEQ, dtype=torch.int64)
     mask[1, SEQ // 2:] = 0  # the second row is padded
-    return (Logits(BertForSequenceClassification(config)), (tokens(100), mask),
+    return (Logits(spread(BertForSequenceClassification(config))), (tokens(100), mask),
             [(0, 99), (0, 1)], [{1: "seq"}, {1: "seq"}])
 
 
@@ -50,7 +59,7 @@ def gpt2_causal_lm() -> Built:
 
     config = GPT2Config(vocab_size=100, n_positions=4 * SEQ, n_embd=32, n_layer=2, n_head=2,
                         use_cache=False, bos_token_id=0, eos_token_id=0)
-    return Logits(GPT2LMHeadModel(config)), (tokens(100),), [(0, 99)], [{1: "seq"}]
+    return Logits(spread(GPT2LMHeadModel(config))), (tokens(100),), [(0, 99)], [{1: "seq"}]
 
 
 def vit() -> Built:
@@ -58,15 +67,18 @@ def vit() -> Built:
 
     config = ViTConfig(image_size=32, patch_size=8, hidden_size=32, num_hidden_layers=2,
                        num_attention_heads=2, intermediate_size=64, num_labels=3)
-    return Logits(ViTForImageClassification(config)), (torch.zeros(2, 3, 32, 32),), None, None
+    return Logits(spread(ViTForImageClassification(config))), (torch.zeros(2, 3, 32, 32),), None, None
 
 
-def mobilenet_v2(size: int = 64) -> Built:
+def mobilenet_v2(full_size: bool = False) -> Built:
+    """A narrow MobileNetV2 on 64x64 images; `full_size`: transformers' default config (the
+    ImageNet network's 3.5 M parameters and 1,001 classes) on 224x224 images."""
     from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
 
-    config = MobileNetV2Config(image_size=size, depth_multiplier=0.35, num_labels=3)
-    return (Logits(MobileNetV2ForImageClassification(config)),
-            (torch.zeros(2, 3, size, size),), None, None)
+    config = (MobileNetV2Config() if full_size else
+              MobileNetV2Config(image_size=64, depth_multiplier=0.35, num_labels=3))
+    return (Logits(spread(MobileNetV2ForImageClassification(config))),
+            (torch.zeros(2, 3, config.image_size, config.image_size),), None, None)
 
 
 def resnet() -> Built:
@@ -74,7 +86,7 @@ def resnet() -> Built:
 
     config = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1],
                           layer_type="basic", num_labels=3)
-    return Logits(ResNetForImageClassification(config)), (torch.zeros(2, 3, 32, 32),), None, None
+    return Logits(spread(ResNetForImageClassification(config))), (torch.zeros(2, 3, 32, 32),), None, None
 
 
 class BidirectionalGRU(nn.Module):
