@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -75,9 +76,12 @@ def mobilenet() -> None:
     with tempfile.TemporaryDirectory() as work, PeakMemory() as memory:
         results, document = export_and_verify(built, Path(work), log=print)
     seconds, peak_mb = time.perf_counter() - started, memory.peak / 2**20
+    usage = resource.getrusage(resource.RUSAGE_SELF)
     print(f"export + verify: {seconds:.0f} s (target <= {TARGETS['mobilenet_seconds']}), "
           f"peak {peak_mb:.0f} MB (target <= {TARGETS['mobilenet_memory_mb']}); parity "
-          f"{'PASSED' if document['passed'] else 'FAILED'}")
+          f"{'PASSED' if document['passed'] else 'FAILED'}; CPU time "
+          f"{usage.ru_utime + usage.ru_stime:.0f} s in all (start-up included); load average "
+          f"now {os.getloadavg()[0]:.1f}")
     for r in results:
         print(f"  {r.format:<12} {r.seconds:6.1f} s  {cell(r, document)}")
 

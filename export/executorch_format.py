@@ -69,8 +69,9 @@ def export(job: ExportJob, module, kept: Kept) -> torch.export.ExportedProgram:
     """torch.export with the dimensions `kept` dynamic. A dynamic batch is traced with
     MAX_BATCH rows: with a small example batch ExecuTorch planned convolutions for fewer rows
     than declared (15 when traced with 2)."""
-    return torch.export.export(module, job.batched(MAX_BATCH if kept.batch else 1),
-                               dynamic_shapes=job.dynamic_shapes(MAX_BATCH, MAX_SCALE, kept))
+    with quiet():  # torch.export warns about an RNN's weights assigned while it traces
+        return torch.export.export(module, job.batched(MAX_BATCH if kept.batch else 1),
+                                   dynamic_shapes=job.dynamic_shapes(MAX_BATCH, MAX_SCALE, kept))
 
 
 def lower(program: torch.export.ExportedProgram, path: Path) -> None:

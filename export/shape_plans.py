@@ -5,8 +5,9 @@ declared dimensions fixed, then nothing), and the first file that both exports a
 its runtime, computes PyTorch's outputs at sizes other than the one it was traced with is kept.
 ExecuTorch, for one, lowers an nn.GRU without h0 with a dynamic batch, but the file fails at
 run time for every batch but the largest (the GRU builds its state from the batch); a
-GPT-2-style causal LM does not lower with a dynamic sequence at all. Both export with that
-dimension fixed, and the description kept says which dimensions are dynamic and why not more.
+GPT-2-style causal LM does not lower with both its batch and its sequence dynamic. Both export
+with the batch fixed, and the description kept says which dimensions are dynamic and why not
+more.
 """
 
 from __future__ import annotations

@@ -29,13 +29,20 @@ class Logits(nn.Module):
         return self.model(*args).logits
 
 
-def spread(model: nn.Module) -> nn.Module:
-    """He-initialised layers: transformers' small-std init (0.02) fades a deep network's
-    outputs to ~1e-30 (MobileNetV2), where any file would pass; trained weights do not."""
+def spread(model: nn.Module, example_shape: tuple[int, ...] | None = None) -> nn.Module:
+    """He-initialised layers, as a trained network's scale: transformers' small-std init (0.02)
+    fades a deep network's outputs to ~1e-30 (MobileNetV2), where any file would pass. Batch
+    norms then learn running statistics from random inputs of `example_shape`, so that they
+    normalise as after training instead of letting 50 layers blow the values up."""
     for layer in model.modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(layer.weight)
-    return model
+    if example_shape is not None:
+        model.train()
+        with torch.no_grad():
+            for _ in range(10):
+                model(torch.randn(8, *example_shape[1:]))
+    return model.eval()
 
 
 def tokens(vocab: int) -> torch.Tensor:
@@ -72,12 +79,13 @@ def vit() -> Built:
 
 def mobilenet_v2(full_size: bool = False) -> Built:
     """A narrow MobileNetV2 on 64x64 images; `full_size`: transformers' default config (the
-    ImageNet network's 3.5 M parameters and 1,001 classes) on 224x224 images."""
+    full-width network, 2.2 M parameters with its 2 labels) on 224x224 images."""
     from transformers import MobileNetV2Config, MobileNetV2ForImageClassification
 
     config = (MobileNetV2Config() if full_size else
               MobileNetV2Config(image_size=64, depth_multiplier=0.35, num_labels=3))
-    return (Logits(spread(MobileNetV2ForImageClassification(config))),
+    return (Logits(spread(MobileNetV2ForImageClassification(config),
+                                (2, 3, config.image_size, config.image_size))),
             (torch.zeros(2, 3, config.image_size, config.image_size),), None, None)
 
 
@@ -86,7 +94,7 @@ def resnet() -> Built:
 
     config = ResNetConfig(embedding_size=16, hidden_sizes=[16, 32], depths=[1, 1],
                           layer_type="basic", num_labels=3)
-    return Logits(spread(ResNetForImageClassification(config))), (torch.zeros(2, 3, 32, 32),), None, None
+    return Logits(spread(ResNetForImageClassification(config), (2, 3, 32, 32))), (torch.zeros(2, 3, 32, 32),), None, None
 
 
 class BidirectionalGRU(nn.Module):
