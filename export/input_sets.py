@@ -36,7 +36,7 @@ MAX_RANDOM_ROWS = 10_000
 MIN_RANDOM_ROWS = 32
 RANDOM_BYTES = 64 * 2**20
 RANDOM_SECONDS = 10.0
-TIMING_ROWS = 8
+TIMING_ROWS = 64
 
 
 @dataclass
@@ -63,20 +63,26 @@ class RandomBudget:
 def random_budget(module: nn.Module, example_inputs: Sequence[torch.Tensor],
                   budget_bytes: int = RANDOM_BYTES,
                   budget_seconds: float = RANDOM_SECONDS) -> RandomBudget:
-    """Time PyTorch on TIMING_ROWS inputs (the best of 3 calls: a GRU's second call still took
-    400 ms, its fourth 0.7 ms) and weigh one input with its outputs: as many random inputs as
-    fit both budgets."""
-    rows = [t[torch.arange(TIMING_ROWS) % len(t)] for t in example_inputs]
+    """Weigh one input with its outputs, time PyTorch on up to TIMING_ROWS inputs (the best
+    of 3 calls after a warm-up: a GRU's second call still took 400 ms, its fourth 0.7 ms), and
+    draw as many random inputs as fit both budgets."""
+    with torch.no_grad():
+        outputs = module(*example_inputs)  # the first calls pay for lazy set-up
+    row_bytes = sum(t.element_size() * t[0].numel() for t in [*example_inputs,
+                                                               *tree_leaves(outputs)]
+                    if isinstance(t, torch.Tensor))
+    # Per-call overheads dwarf a small model's rows (an MLP's 8 rows took 36 ms on busy
+    # cores): time as many rows as an eighth of the memory budget holds, at most 64.
+    timed = int(min(TIMING_ROWS, max(1, budget_bytes // 8 // max(row_bytes, 1))))
+    rows = [t[torch.arange(timed) % len(t)] for t in example_inputs]
     seconds = []
     with torch.no_grad():
-        outputs = module(*rows)  # the first calls pay for lazy set-up: the best of 3 after
-        for _ in range(3):
+        module(*rows)
+        for _ in range(3):  # the best of 3 after a warm-up
             started = time.perf_counter()
             module(*rows)
             seconds.append(time.perf_counter() - started)
-    seconds_per_row = min(seconds) / TIMING_ROWS
-    row_bytes = sum(t.element_size() * t[0].numel()
-                    for t in [*rows, *tree_leaves(outputs)] if isinstance(t, torch.Tensor))
+    seconds_per_row = min(seconds) / timed
     fit = min(MAX_RANDOM_ROWS, budget_bytes // max(row_bytes, 1),
               int(budget_seconds / max(seconds_per_row, 1e-9)))
     return RandomBudget(max(MIN_RANDOM_ROWS, fit), budget_bytes, budget_seconds)

@@ -37,6 +37,10 @@ def spread(model: nn.Module, example_shape: tuple[int, ...]) -> nn.Module:
     for layer in model.modules():
         if isinstance(layer, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(layer.weight)
+    for layer in model.modules():
+        if isinstance(layer, nn.BatchNorm2d):  # an exact average, not a 10 % moving one
+            layer.reset_running_stats()
+            layer.momentum = None
     model.train()
     with torch.no_grad():
         for _ in range(10):
