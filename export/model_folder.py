@@ -222,7 +222,9 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
             f"{err.strerror or err}; the report above is the only copy)")
     else:
         log(f"{verdict} (parity.json, parity.md in {shown})")
-    for fmt in dict.fromkeys(r.format for r in results if not r.passed and r.error is None):
+    # A row that only gates a feature (fp16 arithmetic) is not the file drifting.
+    for fmt in dict.fromkeys(r.format for r in results
+                             if not r.passed and not r.gates and r.error is None):
         log(f"  where {fmt} starts to drift: pocketml diagnose {shown} --format {fmt}")
     return Verification(document, checked)
 

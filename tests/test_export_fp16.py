@@ -15,7 +15,7 @@ import torch
 from app_fixtures import APP, GOLDEN, write_manifest
 from pocketml.export.runtimes import FP16_ARITHMETIC
 from pocketml.export.fp16_layers import weight_layers
-from pocketml.export.model_folder import export_folder
+from pocketml.export.model_folder import export_folder, verify_folder
 from pocketml.export.input_sets import input_sets
 from pocketml.export.runtimes import load_runner
 from pocketml.train import artifacts
@@ -71,6 +71,15 @@ def test_fp16_arithmetic_is_a_row_that_gates_only_fp16_delegates(kidney_folder):
     assert not row["passed"] and row["max_abs_diff"] > 0.05
     assert any(c["limit"] == "<= 0.001" and not c["passed"] for c in row["checks"])
     assert parity["passed"] and tflite["passed"] and tflite["max_abs_diff"] <= 1e-5
+
+
+def test_a_failed_fp16_arithmetic_row_sends_nobody_to_diagnose(kidney_copy):
+    """The gate row fails on the kidney model while every file passes: verify passes and
+    points at no file to diagnose."""
+    lines = []
+    assert verify_folder(kidney_copy, log=lines.append)
+    assert any(line.startswith("parity: PASSED") for line in lines)
+    assert not any("pocketml diagnose" in line for line in lines), lines[-3:]
 
 
 @pytest.fixture
