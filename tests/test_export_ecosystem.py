@@ -1,5 +1,6 @@
 """Opt-in (`pytest -m ecosystem`, ~15 min): architectures from the ecosystem, built from small
-configs with random weights (tests/ecosystem_models.py), exported in every default format.
+configs with random weights, MobileNetV2 trained for seconds (tests/ecosystem_models.py),
+exported in every default format.
 Each file passes parity in every runtime, or its export names the operation the format cannot
 represent; each says which dimensions it kept dynamic."""
 
