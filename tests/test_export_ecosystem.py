@@ -1,4 +1,4 @@
-"""Opt-in (`pytest -m ecosystem`, ~15 min): architectures from the ecosystem, built from small
+"""Opt-in (`pytest -m ecosystem`, 5 to 15 min): architectures from the ecosystem, built from small
 configs with random weights, MobileNetV2 trained for seconds (tests/ecosystem_models.py),
 exported in every default format.
 Each file passes parity in every runtime, or its export names the operation the format cannot
