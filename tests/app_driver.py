@@ -45,6 +45,10 @@ from kivy.tests.common import UnitTestTouch  # noqa: E402
 from kivy.uix.label import Label  # noqa: E402
 
 STEP_S = 0.15  # between actions: enough for Kivy to lay out and draw a frame under Xvfb
+# Steps a screenshot waits for the layout to stop moving. Submit fills the explanation, whose
+# rows size themselves from their text over several frames: on a busy machine one step caught
+# a half-laid-out screen, and which answers were still in view depended on the load.
+SETTLE_STEPS = 40
 
 
 def tap(widget) -> None:
@@ -164,8 +168,7 @@ class Driver:
         if not isinstance(root, FormScreen):
             self.report["message"] = root.message
             self.report["model_loaded"] = self.app.predictor is not None
-            yield
-            self.shot("app_refused.png")
+            yield from self.settled_shot("app_refused.png")
             return
         self.count_predictions()
         self.report["footer"] = root.footer
@@ -174,10 +177,10 @@ class Driver:
         self.report["content_y"] = [min(w.y for w in root.children),
                                     max(w.top for w in root.children)]
         if self.args.scenario == "patient":
-            self.shot("app_form.png")
+            yield from self.settled_shot("app_form.png")
             yield from self.fill(json.loads(self.args.answers))
             tap(root.ids.submit)
-            yield
+            yield from self.settle()
             self.report["result"] = root.result
             self.report["messages"] = {n: e.message for n, e in self.app.entries.items()}
             self.report["probability"] = self.report["outputs"][0]  # the patient's own row
@@ -188,6 +191,10 @@ class Driver:
                                    for w in shown if isinstance(w, ContributionRow)]
             self.report["explanation_texts"] = [w.text for w in shown]
             self.shot("app_result.png")
+            # the chosen answers, which the explanation may have scrolled out of view
+            yield from self.reach(next(e for e in self.app.entries.values()
+                                       if isinstance(e, ChoiceEntry)))
+            yield from self.settled_shot("app_answers.png")
         elif self.args.scenario == "bad_inputs":
             yield from self.bad_inputs(json.loads(self.args.answers), json.loads(self.args.bad),
                                        json.loads(self.args.showcase))
@@ -227,8 +234,7 @@ class Driver:
             type_text(entry.ids.entry, text)
         yield from self.reach(numeric[0])
         tap(self.app.root.ids.submit)
-        yield
-        self.shot("app_bad_input.png")
+        yield from self.settled_shot("app_bad_input.png")
 
     def focus_a_number_field(self):
         """Tap the first number field; record each request for a decimal keyboard and whether
@@ -254,6 +260,26 @@ class Driver:
         """Scroll the form until `entry` is on screen, as a thumb would, then let it draw."""
         self.app.root.ids.scroll.scroll_to(entry, animate=False)
         yield
+
+    def settle(self):
+        """Step until two frames are drawn with the scrolled content, its position and the
+        result line all unchanged."""
+        root = self.app.root
+        last, frames = None, Clock.frames_displayed
+        for _ in range(SETTLE_STEPS):
+            yield
+            scroll = root.ids.scroll if isinstance(root, FormScreen) else None
+            now = (root.height, scroll and (scroll.children[0].height, scroll.scroll_y),
+                   getattr(root, "result", None))
+            if now != last:
+                last, frames = now, Clock.frames_displayed
+            elif Clock.frames_displayed >= frames + 2:
+                return
+        raise RuntimeError(f"the layout still moved after {SETTLE_STEPS} steps of {STEP_S} s")
+
+    def settled_shot(self, name: str):
+        yield from self.settle()
+        self.shot(name)
 
     def count_predictions(self) -> None:
         predict = self.app.predictor.predict
