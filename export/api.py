@@ -17,13 +17,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pocketml.export.exporter import ExportResult, export_formats
+from pocketml.export.convert.exporter import ExportResult, export_formats
 from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
-from pocketml.export.job import ExportJob, InputSpec
-from pocketml.export.input_sets import InputSet, input_sets, random_budget
-from pocketml.export.parity import check_parity, parity_document
+from pocketml.export.convert.job import ExportJob, InputSpec
+from pocketml.export.verify.input_sets import InputSet, input_sets, random_budget
+from pocketml.export.verify.parity import check_parity, parity_document
 from pocketml.export.runtimes import runtime_plan
-from pocketml.export.user_module import user_schema
+from pocketml.export.convert.user_module import user_schema
 
 
 def export_module(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], out_dir,

@@ -17,14 +17,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from pocketml.export.exporter import export_formats
-from pocketml.export.formats import FORMATS, FP32
-from pocketml.export.job import ExportJob
+from pocketml.export.convert.exporter import export_formats
+from pocketml.export.formats import FORMATS
+from pocketml.export.tolerances import FP32
+from pocketml.export.convert.job import ExportJob
 from pocketml.export.model_folder import ModelFolder, exported_files
-from pocketml.folders import folder_lock
-from pocketml.export.parity import torch_runner
+from pocketml.folder.replace import folder_lock
+from pocketml.folder.reference import torch_runner
 from pocketml.export.runtimes import available_runtimes, load_runner
-from pocketml.train.artifacts import atomic_write_bytes, write_json
+from pocketml.folder.artifacts import atomic_write_bytes, write_json
 
 BATCHES = (1, 64)
 FLOOR = "one-op floor"

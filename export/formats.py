@@ -6,26 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pocketml.export.executorch_format import export_executorch, export_executorch_int8
-from pocketml.export.onnx_format import export_onnx
+from pocketml.export.convert.executorch_format import export_executorch, export_executorch_int8
+from pocketml.export.convert.onnx_format import export_onnx
+from pocketml.export.convert.tflite_format import (export_16x8, export_fp16, export_int8,
+                                                   export_int8_full, export_tflite)
 from pocketml.export.runtimes import EXECUTORCH_RUNTIMES, ONNX_RUNTIMES, TFLITE_RUNTIMES
-from pocketml.export.tflite_format import (export_16x8, export_fp16, export_int8,
-                                            export_int8_full, export_tflite)
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """Pass marks for one format. None means the check does not apply to that format."""
-    max_abs_diff: float | None
-    label_agreement: float
-    metric_within: float | None = None  # |metric(format) - metric(PyTorch)|, e.g. ROC AUC
-
-    def describe(self) -> str:
-        parts = [f"max abs diff <= {self.max_abs_diff:g}"] if self.max_abs_diff else []
-        parts.append(f"label agreement >= {self.label_agreement:.1%}")
-        if self.metric_within is not None:
-            parts.append(f"metric within {self.metric_within:g}")
-        return ", ".join(parts)
+from pocketml.export.tolerances import FP16, FP32, INT8, Tolerance
 
 
 @dataclass(frozen=True)
@@ -39,10 +25,6 @@ class Format:
     default: bool = True  # exported unless --formats says otherwise
     made_from: str | None = None  # the format whose file this one is converted from
 
-
-FP32 = Tolerance(max_abs_diff=1e-5, label_agreement=1.0)
-FP16 = Tolerance(max_abs_diff=1e-3, label_agreement=0.995)
-INT8 = Tolerance(max_abs_diff=None, label_agreement=0.98, metric_within=0.01)
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
     Format("onnx", "model.onnx", "ONNX, float32", export_onnx, ONNX_RUNTIMES, FP32),

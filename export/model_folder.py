@@ -10,32 +10,32 @@ from pathlib import Path
 
 import torch
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.export.arm64.report import arm64_markdown
 from pocketml.export.arm64.runner import emulated_rows
-from pocketml.export.custody import check_custody, check_signed
-from pocketml.export.exporter import check_formats, export_formats, results_table
+from pocketml.folder.custody import check_custody, check_signed
+from pocketml.export.convert.exporter import check_formats, export_formats, results_table
 from pocketml.export.formats import FORMATS
-from pocketml.export.fp16_arithmetic import add_fp16_arithmetic, fp16_markdown, fp16_record
-from pocketml.export.golden import GOLDEN, write_golden
-from pocketml.export.job import ExportJob, calibration_rows
-from pocketml.export.input_sets import input_sets, random_budget
-from pocketml.export.parity import check_parity, parity_document, parity_markdown
+from pocketml.export.verify.fp16_arithmetic import (add_fp16_arithmetic, fp16_markdown, fp16_record,
+                                                   host_runner)
+from pocketml.export.verify.golden import write_golden
+from pocketml.export.convert.job import ExportJob, calibration_rows
+from pocketml.export.verify.input_sets import input_sets, random_budget
+from pocketml.export.verify.parity import check_parity, parity_document, parity_markdown
 from pocketml.export.runtimes import runtime_plan
-from pocketml.export.signing import load_private_key, public_key_pem, sign_manifest
-from pocketml.export.user_module import (load_user_module, parse_shape, run_on_examples,
+from pocketml.folder.signing import load_private_key, public_key_pem, sign_manifest
+from pocketml.export.convert.user_module import (load_user_module, parse_shape, run_on_examples,
                                          user_schema)
-from pocketml.folders import (MANIFEST, check_target, folder_lock, remove_leftovers,
+from pocketml.folder.replace import (check_target, folder_lock, remove_leftovers,
                               replace_folder)
-from pocketml.manifest import PROVENANCE, check_manifest, sha256_file, write_manifest
-from pocketml.pocketapp.half_precision import DELEGATES  # may the app compute in fp16?
+from pocketml.folder.manifest import PROVENANCE, check_manifest, sha256_file, write_manifest
 from pocketml.pocketapp.schema import schema_problems
-from pocketml.pocketapp.signature import SIGNATURE
-from pocketml.train import artifacts
+from pocketml.pocketapp.contract import DELEGATES, GOLDEN, MANIFEST, ONNX, SIGNATURE, TFLITE
+from pocketml.folder import artifacts
 
 EXPORTS = "export.json"  # what the last export wrote or failed to write, per format
 SOURCE = "source.json"  # for user modules: the module ("pkg.mod:callable") and --input-shapes
-BUNDLE_FILES = ("model.tflite", "model.onnx", artifacts.SCHEMA)
+BUNDLE_FILES = (TFLITE, ONNX, artifacts.SCHEMA)
 
 
 class ModelFolder:
@@ -205,7 +205,7 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     add_fp16_arithmetic(runtimes)
     sets = input_sets(model.schema, model.example, model.test_set,
                       random_budget(model.module, model.example))
-    with emulated_rows(arm64, model.schema, runtimes, not_run, log) as load:
+    with emulated_rows(arm64, model.schema, runtimes, not_run, host_runner, log) as load:
         results = check_parity(model.module, files, sets, model.schema, runtimes, log, load)
     document = parity_document(results, not_run, sets)
     exports = artifacts.read_json(model.folder / EXPORTS)

@@ -300,10 +300,6 @@ def load_runner(path: Path, runtime: str):
         return TFLiteRunner(path, _interpreter_class(runtime))
     if runtime == "executorch":
         return ExecuTorchRunner(path)
-    if runtime == FP16_ARITHMETIC:
-        from pocketml.export.fp16_arithmetic import Fp16ArithmeticRunner
-
-        return Fp16ArithmeticRunner(path)
     raise ValueError(f"unknown runtime {runtime!r}")
 
 

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pocketml.export.formats import DEFAULT_FORMATS, FORMATS, FP32
+from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
+from pocketml.export.tolerances import FP32
 from pocketml.export.model_folder import EXPORTS
-from pocketml.train.artifacts import METRICS, read_json
+from pocketml.folder.artifacts import METRICS, read_json
 
 FP32_FORMATS = tuple(name for name, f in FORMATS.items() if f.tolerance is FP32)
 

@@ -16,7 +16,8 @@ import sys
 import time
 from pathlib import Path
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
+from pocketml.pocketapp.contract import MANIFEST
 
 APP = Path(__file__).resolve().parents[1] / "mobile_app"
 DEFAULT_BUNDLE = APP / "model"
@@ -50,7 +51,7 @@ def run_app(bundle: Path | None = None) -> int:
     bundle = Path(bundle or app_bundle()).resolve()
     if importlib.util.find_spec("kivy") is None:
         raise UserError("Kivy is not installed: pip install -e '.[app]'.")
-    if not (bundle / "manifest.json").is_file():
+    if not (bundle / MANIFEST).is_file():
         raise UserError(f"no model bundle in {bundle}: run `pocketml all` (or "
                         "`pocketml bundle artifacts/kidney`) first.")
     env = {**os.environ, "POCKETML_BUNDLE": str(bundle), "KIVY_NO_ARGS": "1"}
@@ -63,7 +64,7 @@ def build_apk(release: bool = False) -> int:
 
     Every check happens before buildozer starts, because buildozer's first step is a download
     of several GB that would otherwise fail half an hour later."""
-    if not (DEFAULT_BUNDLE / "manifest.json").is_file():
+    if not (DEFAULT_BUNDLE / MANIFEST).is_file():
         raise UserError(f"no model bundle in {DEFAULT_BUNDLE}: run `pocketml all` first; "
                         "the APK packages it.")
     missing = missing_for_apk() + (missing_for_release() if release else [])

@@ -14,7 +14,7 @@ from pocketml.commands import (
     MODELS, cmd_all, cmd_apk, cmd_app, cmd_bench, cmd_bundle,
     cmd_compare_optimizers, cmd_data, cmd_diagnose, cmd_explain, cmd_export, cmd_keygen, cmd_train_digits,
     cmd_train_kidney, cmd_train_sequence, cmd_verify)
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 
 
 def add_common_training(parser: argparse.ArgumentParser) -> None:

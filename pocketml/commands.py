@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 
 
 def cmd_data(args) -> int:
@@ -42,7 +42,7 @@ def training_config(base, args):
 
 def signing_of(args):
     """The command's --sign KEY and --trusted-key PUBs (read and checked before any work)."""
-    from pocketml.export.custody import public_key_bytes
+    from pocketml.folder.custody import public_key_bytes
     from pocketml.export.model_folder import Signing
 
     return Signing.of(getattr(args, "sign", None),
@@ -56,8 +56,8 @@ def sealed(signing, finish=None):
         return None
 
     def seal(staging: Path) -> None:
-        from pocketml.folders import written_by_pocketml
-        from pocketml.manifest import write_manifest
+        from pocketml.folder.replace import written_by_pocketml
+        from pocketml.folder.manifest import write_manifest
 
         if finish is not None:
             finish(staging)
@@ -160,8 +160,8 @@ def arm64_cpus(args) -> list[str] | None:
 
 
 def cmd_diagnose(args) -> int:
-    from pocketml.export.diagnose import diagnose_folder
-    from pocketml.folders import folder_lock
+    from pocketml.export.diagnose.drift import diagnose_folder
+    from pocketml.folder.replace import folder_lock
 
     with folder_lock(args.dir):
         diagnose_folder(args.dir, args.fmt, args.out, trust_source=args.trust_source)
@@ -177,7 +177,7 @@ def cmd_bundle(args) -> int:
 
 
 def cmd_keygen(args) -> int:
-    from pocketml.export.signing import generate_key_pair
+    from pocketml.folder.signing import generate_key_pair
 
     generate_key_pair(args.key, None if args.no_app else args.app)
     return 0
@@ -214,8 +214,8 @@ def cmd_all(args) -> int:
     from pocketml.export.formats import DEFAULT_FORMATS
     from pocketml.export.model_folder import bundle_folder, export_into
     from pocketml.export.summary import summary_markdown, summary_row
-    from pocketml.folders import check_target
-    from pocketml.train.artifacts import atomic_write_bytes
+    from pocketml.folder.replace import check_target
+    from pocketml.folder.artifacts import atomic_write_bytes
     from pocketml.train.loop import check_run_options
 
     names = parse_models(args.models)

@@ -8,9 +8,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.export.console import quiet
-from pocketml.folders import UNLISTED
+from pocketml.folder.manifest import UNLISTED
 from pocketml.pocketapp.bundle import BundleError, open_bundle
 from pocketml.pocketapp.explain import MODEL_NOT_MEDICAL, explain
 from pocketml.pocketapp.predictors import load_predictor

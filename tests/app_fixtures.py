@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-GOLDEN = "golden.json"  # the bundle's golden cases (export/golden.py, pocketapp/selfcheck.py)
+GOLDEN = "golden.json"  # the bundle's golden cases (export/verify/golden.py, pocketapp/selfcheck.py)
 DELEGATES = "delegates.json"  # the bundle's fp16 verdict (pocketapp/half_precision.py)
 APP = ROOT / "mobile_app"
 DRIVER = Path(__file__).with_name("app_driver.py")
@@ -48,7 +48,7 @@ def write_bundle(folder: Path, columns: list[dict], seed: int = 0) -> Path:
     import torch
     from torch import nn
 
-    from pocketml.export.golden import golden_cases
+    from pocketml.export.verify.golden import golden_cases
 
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)

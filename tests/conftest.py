@@ -80,7 +80,7 @@ def kidney_test_set(kidney_folder) -> pd.DataFrame:
     """The held-out patients: the model's columns, `class` (1 = ckd) and PyTorch's `p_ckd`."""
     import torch
 
-    from pocketml.train.artifacts import load_model, load_test_set, read_json
+    from pocketml.folder.artifacts import load_model, load_test_set, read_json
 
     x, y = load_test_set(kidney_folder)
     columns = [c["name"] for c in read_json(kidney_folder / "schema.json")["columns"]]

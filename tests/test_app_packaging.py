@@ -13,7 +13,7 @@ import pytest
 
 from app_fixtures import APP, ROOT
 from pocketml import app_launcher, cli, commands
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 
 
 @pytest.fixture(scope="module")

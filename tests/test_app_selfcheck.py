@@ -62,8 +62,8 @@ def test_the_bundle_carries_32_golden_rows_listed_with_their_sha256(kidney_bundl
 
 def test_golden_rows_are_parity_rows_with_pytorchs_outputs_at_batch_1(kidney_bundle,
                                                                       kidney_folder):
-    from pocketml.export.input_sets import MAX_EDGE_ROWS, edge_rows
-    from pocketml.train.artifacts import load_model, load_test_set, read_json
+    from pocketml.export.verify.input_sets import MAX_EDGE_ROWS, edge_rows
+    from pocketml.folder.artifacts import load_model, load_test_set, read_json
 
     golden, schema = golden_of(kidney_bundle), read_json(kidney_folder / "schema.json")
     edges, corners = edge_rows(schema, np.random.default_rng(0))

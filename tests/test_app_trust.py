@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from app_fixtures import APP
 from pocketml.cli import main
-from pocketml.export.signing import load_private_key, sign_manifest
+from pocketml.folder.signing import load_private_key, sign_manifest
 
 sys.path.insert(0, str(APP))
 from pocketapp import signature  # noqa: E402

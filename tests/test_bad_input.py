@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from pocketml.cli import main
-from pocketml.manifest import write_manifest
+from pocketml.folder.manifest import write_manifest
 from pocketml.train.kidney.data import load_ckd
 from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
 

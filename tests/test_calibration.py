@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from scipy.special import expit
 
-from pocketml.train.artifacts import load_test_set, read_json
-from pocketml.train.calibration import (calibrate, calibration_figures,
-                                        expected_calibration_error, fit_temperature)
+from pocketml.folder.artifacts import load_test_set, read_json
+from pocketml.folder.reference import calibration_figures, expected_calibration_error
+from pocketml.train.calibration import calibrate, fit_temperature
 
 
 def test_expected_calibration_error_by_hand():

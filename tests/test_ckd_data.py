@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from pocketml.cli import main
-from pocketml.errors import DataError
+from pocketml.folder.errors import DataError
 from pocketml.train.kidney.data import load_ckd
 from pocketml.train.kidney.fetch import ARFF_NAME, CSV_NAME, shipped_file
 

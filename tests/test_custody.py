@@ -16,10 +16,10 @@ import torch
 
 from app_fixtures import APP, write_manifest as write_bundle_manifest
 from pocketml.cli import main
-from pocketml.export.custody import RECORD
-from pocketml.export.signing import load_private_key, sign_manifest
-from pocketml.manifest import write_manifest
-from pocketml.train.artifacts import load_model, save_model
+from pocketml.folder.custody import RECORD
+from pocketml.folder.signing import load_private_key, sign_manifest
+from pocketml.folder.manifest import write_manifest
+from pocketml.folder.artifacts import load_model, save_model
 from test_trust_chain import edit_json, exit_2, keys  # noqa: F401  (keys: a fixture)
 
 sys.path.insert(0, str(APP))

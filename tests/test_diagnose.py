@@ -12,10 +12,11 @@ import pytest
 from onnx import numpy_helper
 
 from pocketml.cli import main
-from pocketml.export.decisions import DecisionTally
-from pocketml.export.diagnose import diagnose_folder
-from pocketml.export.formats import DEFAULT_FORMATS, FORMATS, FP32
-from pocketml.train.calibration import calibration_figures
+from pocketml.export.verify.decisions import DecisionTally
+from pocketml.export.diagnose.drift import diagnose_folder
+from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
+from pocketml.export.tolerances import FP32
+from pocketml.folder.reference import calibration_figures
 
 
 def scale_weights(folder, name: str, factor: float) -> None:
@@ -31,7 +32,7 @@ def test_a_changed_layer_is_named_with_the_layers_after_it(kidney_copy, capsys):
     through ONNX Runtime's extra outputs named by torch.onnx's module scopes."""
     scale_weights(kidney_copy, "body.3.weight", 1.05)
     (kidney_copy / "manifest.json").unlink()  # verify's integrity check is not under test
-    from pocketml.manifest import write_manifest
+    from pocketml.folder.manifest import write_manifest
 
     write_manifest(kidney_copy)
     assert main(["verify", str(kidney_copy)]) == 1

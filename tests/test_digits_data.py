@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pocketml.errors import DataError
+from pocketml.folder.errors import DataError
 from pocketml.train.digits.data import (IMAGES_MAGIC, LABELS_MAGIC, load_digits,
                                         load_idx_folder, load_mnist_5k, split_digits)
 

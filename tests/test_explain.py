@@ -16,8 +16,9 @@ import torch
 
 from app_fixtures import APP, form_answers, in_range, keep_screenshots, run_driver
 from pocketml.cli import main
-from pocketml.export.formats import DEFAULT_FORMATS, FP16, FP32, INT8
-from pocketml.folders import UNLISTED
+from pocketml.export.formats import DEFAULT_FORMATS
+from pocketml.export.tolerances import FP16, FP32, INT8
+from pocketml.folder.manifest import UNLISTED
 
 sys.path.insert(0, str(APP))
 from pocketapp.bundle import open_bundle  # noqa: E402
@@ -29,7 +30,7 @@ ROW = "sg=1.015,al=1,sod=137,hemo=11.2,pc=normal,htn=yes,dm=no"
 
 
 def test_the_schema_carries_the_training_populations_reference_values(kidney_folder):
-    from pocketml.train.artifacts import load_arrays, read_json
+    from pocketml.folder.artifacts import load_arrays, read_json
 
     schema = read_json(kidney_folder / "schema.json")
     rows = load_arrays(kidney_folder, "calibration.npz")["x"]
@@ -153,7 +154,7 @@ def test_each_exported_format_explains_like_pytorch(kidney_folder, kidney_schema
     float32 file within 0.02, float16 0.05, int8 0.25)."""
     from pocketml.export.formats import FORMATS
     from pocketml.export.runtimes import load_runner
-    from pocketml.train.artifacts import load_model
+    from pocketml.folder.artifacts import load_model
 
     form = open_bundle(kidney_folder, unlisted=UNLISTED).form  # a model folder, its reports too
     module = load_model(kidney_folder)

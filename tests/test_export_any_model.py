@@ -15,7 +15,7 @@ from torch import nn
 from pocketml.cli import main
 from pocketml.export.api import export_module, verify_module
 from pocketml.export.formats import DEFAULT_FORMATS
-from pocketml.train.artifacts import read_json
+from pocketml.folder.artifacts import read_json
 
 SILENT = dict(log=lambda _: None)
 

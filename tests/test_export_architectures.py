@@ -15,10 +15,10 @@ from pocketml.cli import main
 from pocketml.export.api import export_module
 from pocketml.export.formats import DEFAULT_FORMATS
 from pocketml.export.runtimes import FP16_ARITHMETIC
-from pocketml.manifest import write_manifest
+from pocketml.folder.manifest import write_manifest
 from pocketml.export.model_folder import export_folder, verify_folder
 from pocketml.export.summary import summary_markdown, summary_row
-from pocketml.train.artifacts import load_model, load_test_set, read_json
+from pocketml.folder.artifacts import load_model, load_test_set, read_json
 
 SILENT = dict(log=lambda _: None)
 # tflite also runs in fp16 arithmetic: a row that decides only the app's fp16 delegates.

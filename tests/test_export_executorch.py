@@ -10,7 +10,7 @@ import torch
 
 from pocketml.export.model_folder import export_folder
 from pocketml.export.runtimes import load_runner
-from pocketml.train.artifacts import load_model, load_test_set, read_json
+from pocketml.folder.artifacts import load_model, load_test_set, read_json
 
 SILENT = dict(log=lambda _: None)
 

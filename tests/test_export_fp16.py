@@ -14,15 +14,15 @@ import torch
 
 from app_fixtures import APP, GOLDEN, write_manifest
 from pocketml.export.runtimes import FP16_ARITHMETIC
-from pocketml.export.fp16_layers import weight_layers
+from pocketml.export.convert.fp16_layers import weight_layers
 from pocketml.export.model_folder import export_folder, verify_folder
-from pocketml.export.input_sets import input_sets
+from pocketml.export.verify.input_sets import input_sets
 from pocketml.export.runtimes import load_runner
-from pocketml.train import artifacts
+from pocketml.folder import artifacts
 
 sys.path.insert(0, str(APP))
 from pocketapp.bundle import open_bundle  # noqa: E402
-from pocketapp.half_precision import DELEGATES, DesktopLiteRTFp16, Fp16Refused  # noqa: E402
+from pocketapp.half_precision import DELEGATES, DesktopLiteRTFp16, Fp16Refused, load_fp16_predictor  # noqa: E402
 from pocketapp.predictors import DesktopLiteRT, load_predictor  # noqa: E402
 
 BUNDLED = ("model.tflite", "model.onnx", "schema.json", GOLDEN, DELEGATES)
@@ -92,7 +92,7 @@ def test_the_app_refuses_fp16_arithmetic_the_bundle_saw_fail(kidney_bundle):
     assert record["passed"] is False and record["max_abs_diff"] > 0.05
     bundle = open_bundle(kidney_bundle)
     with pytest.raises(Fp16Refused, match="failed the fp16 arithmetic check.*max abs diff"):
-        load_predictor(bundle, "desktop", fp16=True)
+        load_fp16_predictor(bundle, "desktop")
     assert isinstance(load_predictor(bundle, "desktop"), DesktopLiteRT)  # float32 still runs
 
 
@@ -100,7 +100,7 @@ def test_a_bundle_without_the_fp16_record_is_refused_fp16(bundle_copy):
     (bundle_copy / DELEGATES).unlink()
     write_manifest(bundle_copy, BUNDLED[:-1])
     with pytest.raises(Fp16Refused, match="has no delegates.json"):
-        load_predictor(open_bundle(bundle_copy), "desktop", fp16=True)
+        load_fp16_predictor(open_bundle(bundle_copy), "desktop")
 
 
 def test_fp16_arithmetic_runs_when_the_bundle_says_it_passed(bundle_copy, kidney_test_set,
@@ -108,7 +108,7 @@ def test_fp16_arithmetic_runs_when_the_bundle_says_it_passed(bundle_copy, kidney
     (bundle_copy / DELEGATES).write_text(json.dumps({"fp16_arithmetic": {"passed": True}}))
     write_manifest(bundle_copy, BUNDLED)
     bundle = open_bundle(bundle_copy)
-    half = load_predictor(bundle, "desktop", fp16=True)
+    half = load_fp16_predictor(bundle, "desktop")
     assert isinstance(half, DesktopLiteRTFp16)
     columns = [c["name"] for c in kidney_schema["columns"]]
     rows = kidney_test_set[columns].to_numpy(np.float32)

@@ -13,7 +13,7 @@ import torch
 
 from pocketml.cli import main
 from pocketml.export.api import export_module, verify_module
-from pocketml.train.artifacts import read_json
+from pocketml.folder.artifacts import read_json
 
 SILENT = dict(log=lambda _: None)
 

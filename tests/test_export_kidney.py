@@ -12,15 +12,15 @@ import onnx
 import pytest
 import torch
 
-from pocketml.errors import IntegrityError
+from pocketml.folder.errors import IntegrityError
 from pocketml.export.api import export_module
 from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
-from pocketml.manifest import check_manifest, write_manifest
+from pocketml.folder.manifest import check_manifest, write_manifest
 from pocketml.export.model_folder import bundle_folder, export_folder, verify_folder
-from pocketml.export.input_sets import (MAX_BATCH_1_ROWS, MAX_EDGE_ROWS, edge_case_set,
+from pocketml.export.verify.input_sets import (MAX_BATCH_1_ROWS, MAX_EDGE_ROWS, edge_case_set,
                                         edge_rows, input_sets, one_hot_groups)
 from pocketml.export.runtimes import FP16_ARITHMETIC, available_runtimes, load_runner, run_file
-from pocketml.train.artifacts import load_model, load_test_set, read_json
+from pocketml.folder.artifacts import load_model, load_test_set, read_json
 
 SILENT = dict(log=lambda _: None)
 

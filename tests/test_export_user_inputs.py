@@ -16,10 +16,10 @@ import torch
 
 from pocketml.cli import main
 from pocketml.export.api import export_module, verify_module
-from pocketml.export.job import random_like
+from pocketml.export.convert.job import random_like
 from pocketml.export.runtimes import load_runner
-from pocketml.export.user_module import parse_shape
-from pocketml.train.artifacts import read_json
+from pocketml.export.convert.user_module import parse_shape
+from pocketml.folder.artifacts import read_json
 
 SILENT = dict(log=lambda _: None)
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from pocketml.cli import main
-from pocketml.errors import UserError
-from pocketml.folders import replace_folder
+from pocketml.folder.errors import UserError
+from pocketml.folder.replace import replace_folder
 from test_output_folders import read_only, refused, tree
 
 
@@ -67,7 +67,7 @@ def test_force_replaces_the_folder_without_the_users_files(pocketml_folder, kidn
 
 def test_a_full_disk_during_training_is_one_message_and_the_previous_folder_stays(
         pocketml_folder, monkeypatch):
-    from pocketml.train import artifacts
+    from pocketml.folder import artifacts
     from pocketml.train.sequence.train import sequence_training, train_sequence
 
     before = tree(pocketml_folder)

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from pocketml.cli import OPTIMIZER_HELP, main
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.train.compare import compare_optimizers
 from pocketml.train.loop import OPTIMIZERS, TrainConfig, fit, make_optimizer, torch_threads
 from pocketml.train.sequence.train import LEARNING_RATES, sequence_training

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from pocketml.cli import main
-from pocketml.errors import UserError
-from pocketml.folders import folder_lock, replace_folder
-from pocketml.manifest import write_manifest
+from pocketml.folder.errors import UserError
+from pocketml.folder.replace import folder_lock, replace_folder
+from pocketml.folder.manifest import write_manifest
 
 POCKETML = Path(sys.executable).with_name("pocketml")
 

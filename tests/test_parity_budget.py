@@ -9,9 +9,10 @@ import torch
 from torch import nn
 
 from pocketml.export.formats import FORMATS
-from pocketml.export.input_sets import (MAX_RANDOM_ROWS, RANDOM_BYTES, InputSet, input_sets,
+from pocketml.export.verify.input_sets import (MAX_RANDOM_ROWS, RANDOM_BYTES, InputSet, input_sets,
                                         random_budget)
-from pocketml.export.parity import compare, parity_document, parity_markdown, run_batches
+from pocketml.export.verify.parity import compare, parity_document, parity_markdown
+from pocketml.folder.reference import run_batches
 
 
 class Images(nn.Module):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from pocketml.cli import main
-from pocketml.errors import DataError
+from pocketml.folder.errors import DataError
 from pocketml.train.kidney.data import load_ckd
 from test_output_folders import refused
 

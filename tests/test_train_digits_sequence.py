@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from pocketml.train.artifacts import load_model, load_test_set, read_json
+from pocketml.folder.artifacts import load_model, load_test_set, read_json
 from pocketml.train.digits.train import train_digits
 from pocketml.train.loop import TrainConfig
 from pocketml.train.sequence.train import train_sequence

@@ -17,9 +17,9 @@ import torch
 from safetensors.torch import load_file
 
 from pocketml.cli import main
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.train.kidney import train as kidney
-from pocketml.train.artifacts import load_model, load_test_set
+from pocketml.folder.artifacts import load_model, load_test_set
 from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
 from pocketml.train.kidney.train import KidneyOptions, train_kidney
 from pocketml.train.loop import resolve_device

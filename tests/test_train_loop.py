@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.train.loop import (OPTIMIZERS, TrainConfig, fit, make_optimizer, predict,
                                  torch_threads)
 

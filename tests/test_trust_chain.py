@@ -17,9 +17,9 @@ import torch
 from app_fixtures import APP, write_manifest as write_bundle_manifest
 from pocketml.cli import main
 from pocketml.export.api import export_module
-from pocketml.export.signing import load_private_key, sign_manifest
-from pocketml.manifest import write_manifest
-from pocketml.train.artifacts import load_model, load_test_set
+from pocketml.folder.signing import load_private_key, sign_manifest
+from pocketml.folder.manifest import write_manifest
+from pocketml.folder.artifacts import load_model, load_test_set
 
 sys.path.insert(0, str(APP))
 from pocketapp.bundle import BundleError, open_bundle  # noqa: E402

@@ -18,24 +18,8 @@ import numpy as np
 from scipy.optimize import minimize_scalar
 from scipy.special import expit, log_expit
 from sklearn.calibration import CalibrationDisplay
-from sklearn.metrics import brier_score_loss
 
-BINS = 10
-
-
-def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = BINS) -> float:
-    """Sum over equal-width probability bins of (share of rows) x |observed rate - mean p|."""
-    which = np.minimum((p * bins).astype(int), bins - 1)
-    error = 0.0
-    for b in range(bins):
-        rows = which == b
-        if rows.any():
-            error += rows.mean() * abs(y[rows].mean() - p[rows].mean())
-    return float(error)
-
-
-def calibration_figures(y: np.ndarray, p: np.ndarray) -> dict:
-    return {"brier": float(brier_score_loss(y, p)), "ece": expected_calibration_error(y, p)}
+from pocketml.folder.reference import BINS, calibration_figures
 
 
 def fit_temperature(y: np.ndarray, logits: np.ndarray) -> float:

@@ -29,9 +29,9 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from pocketml.errors import UserError
-from pocketml.folders import replace_folder
-from pocketml.train import artifacts
+from pocketml.folder.errors import UserError
+from pocketml.folder.replace import replace_folder
+from pocketml.folder import artifacts
 from pocketml.train.loop import OPTIMIZERS, History, check_run_options
 
 # Overrides of a model's training settings, by the names TrainConfig and MLPClassifier share:

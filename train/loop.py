@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 
 
 class Optimizer(NamedTuple):

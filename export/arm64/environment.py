@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
+from pocketml.folder.places import cache_dir
 from pocketml.export.arm64.cpus import CpuModel, write_cpu_root
 
 QEMU_INSTALL = "sudo apt-get install qemu-user-static"
@@ -46,8 +47,6 @@ def qemu_binary() -> str:
 
 
 def cache_root() -> Path:
-    from pocketml.train.kidney.fetch import cache_dir
-
     return cache_dir() / "arm64"
 
 

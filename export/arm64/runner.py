@@ -19,7 +19,7 @@ import numpy as np
 from pocketml.export.arm64.cpus import CPU_MODELS, CpuModel
 from pocketml.export.arm64.environment import Arm64Environment, arm64_environment
 from pocketml.export.arm64.wire import read_message, write_message
-from pocketml.export.parity import labels_of
+from pocketml.folder.reference import labels_of
 from pocketml.export.runtimes import load_runner
 
 GUEST = Path(__file__).with_name("guest.py")
@@ -141,8 +141,9 @@ class Arm64Check:
     """The arm64 rows of one verification: which runtimes each format gets, and their runners.
     Use as a context manager: the emulated Pythons end with it."""
 
-    def __init__(self, environment: Arm64Environment, cpus: list[str], schema: dict | None):
-        self.environment, self.schema = environment, schema
+    def __init__(self, environment: Arm64Environment, cpus: list[str], schema: dict | None,
+                 host_load):
+        self.environment, self.schema, self.host_load = environment, schema, host_load
         self.cpus = [CPU_MODELS[name] for name in cpus]
         self.guests: dict[str, Guest] = {}
         self.names = {arm64_runtime(r, cpu): (r, cpu) for r in ARM64_RUNTIMES for cpu in self.cpus}
@@ -166,7 +167,7 @@ class Arm64Check:
     def load(self, path: Path, runtime: str):
         """A runner for `runtime`: emulated for the arm64 names, else runtimes.py's own."""
         if runtime not in self.names:
-            return load_runner(path, runtime)
+            return self.host_load(path, runtime)
         base, cpu = self.names[runtime]
         if cpu.name not in self.guests:
             self.guests[cpu.name] = Guest(self.environment, cpu)
@@ -175,15 +176,16 @@ class Arm64Check:
 
 @contextlib.contextmanager
 def emulated_rows(cpus: list[str] | None, schema: dict | None, runtimes: dict[str, list[str]],
-                  not_run: dict[str, dict[str, str]], log=print):
+                  not_run: dict[str, dict[str, str]], host_load, log=print):
     """Yields the `load` for check_parity: with `cpus`, the arm64 rows are added to `runtimes`
-    (the environment is built first if need be); without, runtimes.py's own loader."""
+    (the environment is built first if need be) and the others go to `host_load`; without,
+    `host_load` itself."""
     if not cpus:
-        yield load_runner
+        yield host_load
         return
     environment = arm64_environment(log)
     log(f"arm64: {environment.describe()}; CPU models: "
         + "; ".join(f"{name} ({CPU_MODELS[name].architecture})" for name in cpus))
-    with Arm64Check(environment, cpus, schema) as check:
+    with Arm64Check(environment, cpus, schema, host_load) as check:
         check.add_rows(runtimes, not_run)
         yield check.load

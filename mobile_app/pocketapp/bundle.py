@@ -16,12 +16,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from .contract import MANIFEST, MANIFEST_FORMAT, REQUIRED, SCHEMA, SIGNATURE
 from .form import FormSpec, SchemaError
-from .signature import SIGNATURE, SignatureError, check_signature
-
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "pocketml-manifest/1"
-REQUIRED = ("model.tflite", "schema.json")  # what every platform needs; ONNX is a desktop fallback
+from .signature import SignatureError, check_signature
 
 
 class BundleError(Exception):
@@ -57,7 +54,7 @@ def open_bundle(folder: Path, trusted_key: bytes | None = None,
         signer = check_signature(folder, manifest_bytes, trusted_key)
     except SignatureError as err:
         raise BundleError(f"{err} The model was not loaded.") from None
-    schema_path = folder / "schema.json"
+    schema_path = folder / SCHEMA
     try:
         form = FormSpec(_parse_json(schema_path, _read_bytes(schema_path)))
     except SchemaError as err:

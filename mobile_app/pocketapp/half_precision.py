@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from .predictors import ModelMismatch, Predictor, RowCodec
+from .contract import DELEGATES, TFLITE
+from .predictors import PLATFORM, ModelMismatch, Predictor, RowCodec, load_checked
 
-DELEGATES = "delegates.json"
 XNNPACK_FLAG_FORCE_FP16 = 4  # xnnpack_delegate.h: TFLITE_XNNPACK_DELEGATE_FLAG_FORCE_FP16
 
 
@@ -76,7 +76,7 @@ class DesktopLiteRTFp16(Predictor):
     def load(cls, bundle) -> "DesktopLiteRTFp16":
         require_fp16_proof(bundle)
         self = cls()
-        self.model = compiled_fp16_model(str(bundle.path("model.tflite")))
+        self.model = compiled_fp16_model(str(bundle.path(TFLITE)))
         self.codec = RowCodec(bundle.form.n_columns)
         return self
 
@@ -85,3 +85,13 @@ class DesktopLiteRTFp16(Predictor):
 
         packed = np.frombuffer(self.codec.pack(row), np.float32).reshape(1, -1)
         return float(run_compiled(self.model, [packed])[0][0, 0])
+
+
+def load_fp16_predictor(bundle, platform: str = PLATFORM) -> Predictor:
+    """The model in half precision, as a GPU delegate computes it, which the bundle must show
+    passed (Fp16Refused otherwise)."""
+    require_fp16_proof(bundle)
+    if platform != "desktop":
+        raise ModelMismatch(f"fp16 delegates are not wired into the {platform} app yet; "
+                            "it runs the model on the CPU in float32.")
+    return load_checked(DesktopLiteRTFp16, bundle)

@@ -276,18 +276,9 @@ class UnreadableModel(BundleError):
     refusal like a damaged bundle, in words, never the runtime's own text alone."""
 
 
-def load_predictor(bundle, platform: str = PLATFORM, fp16: bool = False) -> Predictor:
-    """The predictor for this platform; on a desktop LiteRT, else ONNX Runtime. `fp16`: run
-    in half precision, as a GPU delegate does, which the bundle must show passed
-    (half_precision.Fp16Refused otherwise)."""
-    if fp16:
-        from .half_precision import DesktopLiteRTFp16, require_fp16_proof
-
-        require_fp16_proof(bundle)
-        if platform != "desktop":
-            raise ModelMismatch(f"fp16 delegates are not wired into the {platform} app yet; "
-                                "it runs the model on the CPU in float32.")
-        return load_checked(DesktopLiteRTFp16, bundle)
+def load_predictor(bundle, platform: str = PLATFORM) -> Predictor:
+    """The predictor for this platform; on a desktop LiteRT, else ONNX Runtime. In half
+    precision, as a GPU delegate computes: half_precision.load_fp16_predictor."""
     if platform == "android":
         return load_checked(AndroidLiteRT, bundle)
     if platform == "ios":

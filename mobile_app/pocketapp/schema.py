@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 
-SCHEMA_FORMAT = "pocketml-schema/1"
+from .contract import SCHEMA_FORMAT
+
 
 
 def schema_problems(schema) -> list[str]:

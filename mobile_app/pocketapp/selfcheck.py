@@ -21,10 +21,9 @@ import time
 from dataclasses import dataclass
 
 from .bundle import Bundle, BundleError
+from .contract import GOLDEN, GOLDEN_FORMAT
 from .form import ChoiceField, FormSpec
 
-GOLDEN = "golden.json"
-GOLDEN_FORMAT = "pocketml-golden/2"  # /2: each case carries the form's values
 # `pocketml verify`'s float32 tolerance for model.tflite (a test holds the two equal).
 TOLERANCE = 1e-5
 REBUILD = "Rebuild the bundle with `pocketml bundle` (or `pocketml all`)."

@@ -14,7 +14,7 @@ names another public key for desktop runs (`pocketml app`, the tests); phones ne
 One verifier on every platform: `ecdsa`'s RFC 8032 Ed25519, pure Python, so the same code
 installs through buildozer's requirements and kivy-ios's `toolchain pip install` (kivy-ios has
 no `cryptography` recipe, python-for-android's needs Rust). Signing stays with `cryptography` on
-the desktop (export/signing.py)."""
+the desktop (pocketml/folder/signing.py)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ import json
 import os
 from pathlib import Path
 
-SIGNATURE = "manifest.sig"
+from .contract import MANIFEST, SIGNATURE
+
 ALGORITHM = "ed25519"
 TRUSTED_SIGNER = "trusted_signer.pem"  # beside main.py: packaged into the app build
 PIN_MODULE = "build_trust"  # pocketapp/build_trust.py, written by `pocketml keygen --app`
@@ -108,7 +109,7 @@ def check_signature(folder: Path, manifest_bytes: bytes, trusted_key: bytes | No
         raise SignatureError(f"the bundle is signed by key {signer}, not by key {expected} "
                              "that this app trusts.")
     if not verify_ed25519(trusted_key, signature, manifest_bytes):
-        raise SignatureError(f"the signature in {SIGNATURE} does not match manifest.json: the "
+        raise SignatureError(f"the signature in {SIGNATURE} does not match {MANIFEST}: the "
                              "manifest was changed after it was signed.")
     return expected
 

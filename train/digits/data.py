@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from pocketml.errors import DataError
+from pocketml.folder.errors import DataError
 
 SIDE = 28
 TEST_SIZE = 1000

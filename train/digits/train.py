@@ -17,9 +17,9 @@ import torch.nn.functional as F
 from sklearn.metrics import confusion_matrix
 from sklearn.model_selection import train_test_split
 
-from pocketml.export.custody import record_training
-from pocketml.folders import replace_folder
-from pocketml.train import artifacts
+from pocketml.folder.custody import record_training
+from pocketml.folder.replace import replace_folder
+from pocketml.folder import artifacts
 from pocketml.train.digits.data import Digits, load_digits, split_digits
 from pocketml.train.loop import History, TrainConfig, check_run_options, fit, predict
 from pocketml.train.metrics import plot_confusion, plot_training_curves

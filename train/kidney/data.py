@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pocketml.errors import DataError
+from pocketml.folder.errors import DataError
 
 
 @dataclass(frozen=True)

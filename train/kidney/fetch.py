@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import importlib.resources
 import io
-import os
 import subprocess
 import sys
 import tempfile
@@ -21,10 +20,9 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-import platformdirs
-
-from pocketml.errors import DataError
-from pocketml.train.artifacts import atomic_write_bytes
+from pocketml.folder.errors import DataError
+from pocketml.folder.artifacts import atomic_write_bytes
+from pocketml.folder.places import cache_dir
 from pocketml.train.kidney.data import sha256_of
 
 ARFF_NAME = "chronic_kidney_disease_full.arff"
@@ -35,11 +33,6 @@ SHIPPED = {ARFF_NAME: ARFF_SHA256, CSV_NAME: CSV_SHA256}
 UCI_ZIP_URL = "https://archive.ics.uci.edu/static/public/336/chronic+kidney+disease.zip"
 PYPI_REQUIREMENT = "ckd==0.1.0"
 WHEEL_MEMBER = f"ckd/files/data/{ARFF_NAME}"
-
-
-def cache_dir() -> Path:
-    """$POCKETML_CACHE, else the platform's user cache folder (~/.cache/pocketml on Linux)."""
-    return Path(os.environ.get("POCKETML_CACHE") or platformdirs.user_cache_dir("pocketml"))
 
 
 def from_uci(timeout: float = 10) -> bytes:

@@ -26,7 +26,7 @@ from sklearn.neighbors import NearestNeighbors
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.train.kidney.data import ATTRIBUTE_BY_NAME, CATEGORICAL, NUMERIC
 
 # The lecture's 10 features; the app's form is built on them.

@@ -31,11 +31,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from tqdm.auto import tqdm
 
-from pocketml.errors import DataError, UserError
-from pocketml.export.custody import record_training
-from pocketml.folders import replace_folder
-from pocketml.train import artifacts
-from pocketml.train.calibration import BINS, calibrate, calibration_figures, plot_reliability
+from pocketml.folder.errors import DataError, UserError
+from pocketml.folder.custody import record_training
+from pocketml.folder.replace import replace_folder
+from pocketml.folder import artifacts
+from pocketml.folder.reference import BINS, calibration_figures
+from pocketml.train.calibration import calibrate, plot_reliability
 from pocketml.train.kidney.data import (ATTRIBUTE_BY_NAME, CATEGORICAL, CLASSES, NUMERIC, TARGET,
                                      load_ckd)
 from pocketml.train.kidney.fetch import obtain_ckd

@@ -20,9 +20,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from pocketml.export.custody import record_training
-from pocketml.folders import replace_folder
-from pocketml.train import artifacts
+from pocketml.folder.custody import record_training
+from pocketml.folder.replace import replace_folder
+from pocketml.folder import artifacts
 from pocketml.train.loop import History, TrainConfig, check_run_options, fit, predict
 from pocketml.train.metrics import plot_training_curves
 from pocketml.train.sequence.model import SequenceRNN

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_leaves
 
-from pocketml.export.job import random_like
+from pocketml.export.convert.job import random_like
 
 Inputs = list[np.ndarray]  # one batched array per model input
 # 34 features make 2^14 range corners x 2^10 one-hot choices = 16.7 M edge rows (11 GB):

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from pocketml.export.console import quiet
-from pocketml.export.job import ExportJob
+from pocketml.export.convert.job import ExportJob
 
 
 @dataclass
@@ -148,7 +148,7 @@ def executorch_taps(job: ExportJob, quantized: bool, inputs: list[np.ndarray]) -
         from executorch.exir import to_edge_transform_and_lower
         from executorch.runtime import Runtime
 
-        from pocketml.export.executorch_format import MAX_BATCH, exported_program
+        from pocketml.export.convert.executorch_format import MAX_BATCH, exported_program
 
         rules = (is_value, is_integer_value) if quantized else (is_value,)
         for rule in rules:

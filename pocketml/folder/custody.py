@@ -26,11 +26,12 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from pocketml.errors import IntegrityError, UserError
-from pocketml.folders import MANIFEST
-from pocketml.manifest import sha256_file
-from pocketml.pocketapp.signature import SIGNATURE, SignatureError, check_signature, fingerprint
-from pocketml.train import artifacts
+from pocketml.folder.errors import IntegrityError, UserError
+from pocketml.folder.manifest import sha256_file
+from pocketml.pocketapp.contract import MANIFEST, SIGNATURE
+from pocketml.pocketapp.signature import SignatureError, check_signature, fingerprint
+from pocketml.folder import artifacts
+from pocketml.folder.reference import run_batches, task_metrics, torch_runner
 
 RECORD = "training_record.json"
 RECORD_FORMAT = "pocketml-training-record/1"
@@ -41,8 +42,6 @@ METRIC_TOLERANCE = 1e-6
 
 def measured_metrics(module: nn.Module, schema: dict, test_set) -> dict:
     """PyTorch's metrics on the test set, computed as parity computes its reference."""
-    from pocketml.export.parity import run_batches, task_metrics, torch_runner
-
     x, y = test_set
     outputs = run_batches(torch_runner(module.eval()), [x], 64)[0]
     return task_metrics(outputs, y, schema)

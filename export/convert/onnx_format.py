@@ -11,8 +11,8 @@ import onnx
 import torch
 
 from pocketml.export.console import quiet
-from pocketml.export.job import ExportJob, Kept
-from pocketml.export.shape_plans import export_first_that_runs
+from pocketml.export.convert.job import ExportJob, Kept
+from pocketml.export.convert.shape_plans import export_first_that_runs
 
 OPSET = 18
 

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from pocketml.export.console import quiet
-from pocketml.export.formats import FP16
-from pocketml.export.runtimes import FP16_ARITHMETIC, GATED_RUNTIMES
+from pocketml.export.tolerances import FP16
+from pocketml.export.runtimes import FP16_ARITHMETIC, GATED_RUNTIMES, load_runner
 from pocketml.pocketapp.half_precision import (XNNPACK_FLAG_FORCE_FP16, compiled_fp16_model,
                                                run_compiled)
 
@@ -59,6 +59,13 @@ class Fp16ArithmeticRunner:
     def notes(self) -> list[str]:
         return [f"XNNPACK with FORCE_FP16 (flag {XNNPACK_FLAG_FORCE_FP16}), as a GPU delegate "
                 f"computes; decides {GATED_RUNTIMES[FP16_ARITHMETIC]} only, not the verdict"]
+
+
+def host_runner(path: Path, runtime: str):
+    """A runner on this machine: runtimes.py's, or the fp16-arithmetic row's own."""
+    if runtime == FP16_ARITHMETIC:
+        return Fp16ArithmeticRunner(path)
+    return load_runner(path, runtime)
 
 
 def add_fp16_arithmetic(runtimes: dict[str, list[str]]) -> None:

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from pocketml.export.console import quiet
-from pocketml.export.job import CALIBRATION_ROWS, ExportJob, Kept, random_like
+from pocketml.export.convert.job import CALIBRATION_ROWS, ExportJob, Kept, random_like
 from pocketml.export.runtimes import LOWERING_METHOD
-from pocketml.export.shape_plans import QUANTIZED_TOLERANCE, export_first_that_runs
+from pocketml.export.convert.shape_plans import QUANTIZED_TOLERANCE, export_first_that_runs
 
 # ExecuTorch plans memory for the largest shapes at export time, so dynamic sizes are bounded:
 # a batch of up to 64 rows (parity and bench run 64; larger batches run in chunks), and a

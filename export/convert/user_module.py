@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from pocketml.errors import UserError
-from pocketml.export.job import BATCH, DTYPES, InputSpec, forward_parameter_names
+from pocketml.folder.errors import UserError
+from pocketml.export.convert.job import BATCH, DTYPES, InputSpec, forward_parameter_names
 
 # What the user's code may raise: any error, and also sys.exit() and KeyboardInterrupt, which
 # would otherwise end pocketml with the module's own status (0 after writing nothing).

@@ -19,13 +19,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.export.formats import FORMATS
 from pocketml.export.model_folder import ModelFolder, exported_files
-from pocketml.export.input_sets import input_sets
-from pocketml.export.parity import run_batches, torch_runner
+from pocketml.export.verify.input_sets import input_sets
+from pocketml.folder.reference import run_batches, torch_runner
 from pocketml.export.runtimes import load_runner
-from pocketml.export.taps import Tap, capture
+from pocketml.export.diagnose.taps import Tap, capture
 
 WORST_ROWS = 64  # the rows diagnosed: the failing set's worst, worst first
 RANGE_ROWS = 2000  # rows of that set that give each layer's PyTorch range
@@ -77,7 +77,7 @@ def diagnose_folder(folder: Path, fmt: str, out: Path | None = None, log=print,
     out = Path(out or default_out(Path(folder), fmt))
     out.mkdir(parents=True, exist_ok=True)
     plot_errors(out / "error_per_layer.png", layers, tolerance, fmt)
-    from pocketml.train.artifacts import atomic_write_bytes
+    from pocketml.folder.artifacts import atomic_write_bytes
 
     atomic_write_bytes(out / "diagnosis.md", diagnosis_markdown(report, folder).encode())
     log(summary_line(report))

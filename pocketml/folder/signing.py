@@ -8,10 +8,11 @@ import json
 import os
 from pathlib import Path
 
-from pocketml.errors import UserError
-from pocketml.pocketapp.signature import (ALGORITHM, PIN_MODULE, SIGNATURE, TRUSTED_SIGNER,
+from pocketml.folder.errors import UserError
+from pocketml.pocketapp.contract import MANIFEST, SIGNATURE
+from pocketml.pocketapp.signature import (ALGORITHM, PIN_MODULE, TRUSTED_SIGNER,
                                           fingerprint, key_sha256)
-from pocketml.train.artifacts import atomic_write_bytes
+from pocketml.folder.artifacts import atomic_write_bytes
 
 
 def public_key_path(private_key: Path) -> Path:
@@ -91,7 +92,7 @@ def public_key_pem(key) -> bytes:
 
 def sign_manifest(folder: Path, key) -> str:
     """Sign the exact bytes of folder/manifest.json; the signer's fingerprint."""
-    signature = key.sign((Path(folder) / "manifest.json").read_bytes())
+    signature = key.sign((Path(folder) / MANIFEST).read_bytes())
     document = {"algorithm": ALGORITHM, "key": fingerprint(public_key_pem(key)),
                 "signature": base64.b64encode(signature).decode("ascii")}
     atomic_write_bytes(Path(folder) / SIGNATURE, (json.dumps(document, indent=2) + "\n").encode())

@@ -14,60 +14,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.metrics import accuracy_score, roc_auc_score
 from torch import nn
 
-from pocketml.export.decisions import DecisionTally, decisions_cells
-from pocketml.export.formats import FORMATS, Tolerance
-from pocketml.export.input_sets import Inputs, InputSet
-from pocketml.export.runtimes import GATED_RUNTIMES, load_runner
-
-
-def run_chunks(run, inputs: Inputs, batch_size: int) -> Iterator[tuple[int, list[np.ndarray]]]:
-    """(first row, outputs) for each batch of `batch_size` rows."""
-    for start in range(0, len(inputs[0]), batch_size):
-        yield start, run([x[start:start + batch_size] for x in inputs])
-
-
-def run_batches(run, inputs: Inputs, batch_size: int) -> list[np.ndarray]:
-    chunks = [outputs for _, outputs in run_chunks(run, inputs, batch_size)]
-    return [np.concatenate(parts) for parts in zip(*chunks)]
-
-
-def torch_runner(module: nn.Module):
-    @torch.no_grad()
-    def run(inputs: Inputs) -> list[np.ndarray]:
-        out = module(*[torch.from_numpy(np.ascontiguousarray(x)) for x in inputs])
-        return [o.numpy() for o in (out if isinstance(out, (tuple, list)) else (out,))]
-    return run
-
-
-# -- judging ------------------------------------------------------------------------------
-
-def labels_of(outputs: np.ndarray, schema: dict | None) -> np.ndarray | None:
-    task = (schema or {}).get("task")
-    if task == "binary_classification":
-        return (outputs[:, 0] >= schema.get("threshold", 0.5)).astype(int)
-    if task == "multiclass_classification":
-        return outputs.argmax(axis=1)
-    return None
-
-
-def task_metrics(outputs: np.ndarray, y: np.ndarray, schema: dict | None) -> dict:
-    task = (schema or {}).get("task")
-    if task == "binary_classification":
-        return {"accuracy": float(accuracy_score(y, labels_of(outputs, schema))),
-                "roc_auc": float(roc_auc_score(y, outputs[:, 0]))}
-    if task == "multiclass_classification":
-        return {"accuracy": float(accuracy_score(y, outputs.argmax(axis=1)))}
-    if task == "regression":
-        error = outputs.reshape(len(y), -1)[:, 0] - np.asarray(y).reshape(len(y))
-        return {"rmse": float(np.sqrt(np.mean(error ** 2))), "mae": float(np.abs(error).mean())}
-    return {}
-
-
-PRIMARY_METRIC = {"binary_classification": "roc_auc", "multiclass_classification": "accuracy",
-                  "regression": "rmse"}
+from pocketml.export.verify.decisions import DecisionTally, decisions_cells
+from pocketml.export.formats import FORMATS
+from pocketml.export.tolerances import Tolerance
+from pocketml.export.verify.input_sets import Inputs, InputSet
+from pocketml.folder.reference import (PRIMARY_METRIC, labels_of, run_batches, run_chunks, task_metrics,
+                                      torch_runner)
+from pocketml.export.runtimes import GATED_RUNTIMES
+from pocketml.export.verify.fp16_arithmetic import host_runner
 
 
 @dataclass
@@ -182,7 +138,7 @@ def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
 
 def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet],
                  schema: dict | None, runtimes: dict[str, list[str]], log=print,
-                 load=load_runner) -> list[RuntimeResult]:
+                 load=host_runner) -> list[RuntimeResult]:
     """`files` maps format name -> exported file (None when its export failed); `load` makes
     a runner from a file and a runtime name (arm64.runner adds the emulated ones)."""
     torch_run = torch_runner(module.eval())

@@ -24,15 +24,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.export.formats import FORMATS
-from pocketml.export.input_sets import input_sets
-from pocketml.export.parity import run_batches, torch_runner
+from pocketml.export.verify.input_sets import input_sets
+from pocketml.folder.reference import run_batches, torch_runner
+from pocketml.pocketapp.contract import GOLDEN_FORMAT
 from pocketml.pocketapp.form import FormSpec, NumericField, SchemaError
-from pocketml.train import artifacts
+from pocketml.folder import artifacts
 
-GOLDEN = "golden.json"
-GOLDEN_FORMAT = "pocketml-golden/2"  # /2: each case carries the form's values
 N_ROWS = 32
 N_TEST_ROWS = 16  # the rest are edge cases
 EDGE_CASES = "edge cases"  # parity's name for that input set

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pocketml.train.calibration import calibration_figures
+from pocketml.folder.reference import calibration_figures
 
 NEAR = 0.1  # "near the threshold": PyTorch's probability within +-NEAR of it
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.export.console import quiet
-from pocketml.export.fp16_layers import choose_fp16_layers, exactly
-from pocketml.export.job import ExportJob, Kept
+from pocketml.export.convert.fp16_layers import choose_fp16_layers, exactly
+from pocketml.export.convert.job import ExportJob, Kept
 
 
 def export_tflite(job: ExportJob, path: Path) -> str:

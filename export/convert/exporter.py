@@ -10,10 +10,10 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 
-from pocketml.errors import UserError
-from pocketml.folders import disk_full
+from pocketml.folder.errors import UserError
+from pocketml.folder.replace import disk_full
 from pocketml.export.formats import FORMATS, Format
-from pocketml.export.job import ExportJob
+from pocketml.export.convert.job import ExportJob
 
 LOG = logging.getLogger("pocketml.export")  # --debug shows a failed export's full text
 

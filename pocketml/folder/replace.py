@@ -30,15 +30,10 @@ from pathlib import Path
 
 import platformdirs
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
+from pocketml.folder.manifest import UNLISTED, write_manifest
+from pocketml.pocketapp.contract import MANIFEST, SIGNATURE
 
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = "pocketml-manifest/1"
-SIGNATURE = "manifest.sig"  # the manifest's signature: it cannot list itself
-# What pocketml writes into its folders without listing it in the manifest: the manifest, its
-# signature, and the reports every `verify` and `bench` rewrites (listing them would make the
-# manifest stale).
-UNLISTED = frozenset({MANIFEST, SIGNATURE, "parity.json", "parity.md", "bench.json", "bench.md"})
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
 
@@ -194,8 +189,6 @@ def replace_folder(target: Path, option: str = "--out", keep_contents: bool = Fa
                 if finish is not None:
                     finish(staging)
                 if not written_by_pocketml(staging):
-                    from pocketml.manifest import write_manifest  # here: it imports this module
-
                     write_manifest(staging)  # what makes the folder pocketml's, for the next run
                 swap_in(staging, target)
             except Exception as err:  # a converter may wrap the OSError it met in its own error

@@ -1,4 +1,4 @@
-"""The trained-model folder's files, read back without unpickling anything (pocketml/folders.py
+"""The trained-model folder's files, read back without unpickling anything (pocketml/folder/replace.py
 writes the folder as a whole).
 
 Every model folder holds:
@@ -22,12 +22,12 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-from pocketml.errors import UserError
-from pocketml.train.models import build_model
+from pocketml.folder.errors import UserError
+from pocketml.folder.architectures import build_model
+from pocketml.pocketapp.contract import SCHEMA  # noqa: F401  (a model folder's name too)
 
 WEIGHTS = "model.safetensors"
 MODEL_JSON = "model.json"
-SCHEMA = "schema.json"
 METRICS = "metrics.json"
 TEST_SET = "test_set.npz"
 CALIBRATION = "calibration.npz"  # training inputs, for full-integer quantization

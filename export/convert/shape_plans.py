@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from torch.utils._pytree import tree_leaves
 
-from pocketml.errors import UserError
+from pocketml.folder.errors import UserError
 from pocketml.export.console import quiet
-from pocketml.export.job import ExportJob, Kept, random_like
+from pocketml.export.convert.job import ExportJob, Kept, random_like
 from pocketml.export.runtimes import load_runner
 
 CHECK_BATCHES = (1, 3)  # neither the traced batch (2 or 64) nor a chunk of it

@@ -19,7 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from pocketml.export.job import ExportJob
+from pocketml.export.convert.job import ExportJob
+from pocketml.export.runtimes import load_runner
+from pocketml.export.tolerances import FP16
+from pocketml.export.verify.input_sets import MAX_RANDOM_ROWS, input_sets, random_budget
 
 # The ops whose weights ai-edge-quantizer's float casting turns into float16.
 WEIGHT_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV",
@@ -53,10 +56,6 @@ def choose_fp16_layers(job: ExportJob, source: Path, cast: Callable[[list[str], 
                        scratch: Path) -> tuple[list[str], list[str]]:
     """(layers to cast to float16, layers kept float32). `cast(layers, path)` writes `source`
     with those layers' weights in float16."""
-    from pocketml.export.formats import FP16
-    from pocketml.export.input_sets import MAX_RANDOM_ROWS, input_sets, random_budget
-    from pocketml.export.runtimes import load_runner
-
     # Other random rows than verify's (seed 1), as many as its memory budget allows, and the
     # training rows. A second per row leaves the time budget out of it: the layers chosen must
     # not depend on how busy the machine is.

@@ -1,6 +1,6 @@
 """manifest.json: every file of a folder pocketml wrote, with its sha256 and size, the library
 versions that made them, the seed, the optimizer and the data's checksum. It is also how
-pocketml recognises its own folders (pocketml/folders.py). Verification starts here, so a
+pocketml recognises its own folders (pocketml/folder/replace.py). Verification starts here, so a
 changed or missing file, anything the manifest does not list (an extra file, a subfolder, a
 link), a name that points outside the folder, or a symbolic link is refused before anything
 reads or runs it."""
@@ -12,10 +12,15 @@ import json
 from importlib import metadata
 from pathlib import Path
 
-from pocketml.errors import IntegrityError
-from pocketml.folders import MANIFEST, MANIFEST_FORMAT, UNLISTED
+from pocketml.folder.errors import IntegrityError
+from pocketml.folder.artifacts import METRICS, write_json
 from pocketml.pocketapp.bundle import BundleError, check_listing, check_nothing_unlisted
-from pocketml.train.artifacts import METRICS, write_json
+from pocketml.pocketapp.contract import MANIFEST, MANIFEST_FORMAT, SIGNATURE
+
+# What pocketml writes into its folders without listing it in the manifest: the manifest, its
+# signature, and the reports every `verify` and `bench` rewrites (listing them would make the
+# manifest stale).
+UNLISTED = frozenset({MANIFEST, SIGNATURE, "parity.json", "parity.md", "bench.json", "bench.md"})
 
 LIBRARIES = ("torch", "onnx", "onnxruntime", "onnxscript", "litert-torch", "ai-edge-litert",
              "ai-edge-quantizer", "executorch", "tensorflow-cpu", "scikit-learn",

@@ -1,0 +1,1 @@
+"""`pocketml diagnose`: where an exported file starts to drift from PyTorch, layer by layer."""
