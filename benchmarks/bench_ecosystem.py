@@ -4,7 +4,7 @@ test: timings vary with the machine and with whoever else uses it).
     python benchmarks/bench_ecosystem.py table [--only NAME,...]   # the README's table
     python benchmarks/bench_ecosystem.py mobilenet                 # MobileNetV2 at 1x3x224x224
 
-`table` prints, per architecture (tests/ecosystem_models.py) and format: what the file keeps
+`table` prints, per architecture (tests/export/ecosystem_models.py) and format: what the file keeps
 dynamic, the max abs diff against PyTorch over every runtime, the export time, and whether it
 passed or why it cannot. `mobilenet` exports and verifies a full-size MobileNetV2 (transformers'
 default config with 10 labels, first trained for ~20 s on digits) and prints the wall time and
@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "export"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_scaling import PeakMemory  # noqa: E402

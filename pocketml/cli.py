@@ -10,101 +10,41 @@ import traceback
 from pathlib import Path
 
 from pocketml.app_launcher import APP
-from pocketml.commands import (
-    MODELS, cmd_all, cmd_apk, cmd_app, cmd_bench, cmd_bundle,
-    cmd_compare_optimizers, cmd_data, cmd_diagnose, cmd_explain, cmd_export, cmd_keygen, cmd_train_digits,
-    cmd_train_kidney, cmd_train_sequence, cmd_verify)
+from pocketml.commands import (MODELS, cmd_all, cmd_apk, cmd_app, cmd_bench, cmd_bundle,
+                               cmd_compare_optimizers, cmd_data, cmd_diagnose, cmd_explain,
+                               cmd_export, cmd_keygen, cmd_train_digits, cmd_train_kidney,
+                               cmd_train_sequence, cmd_verify)
 from pocketml.folder.errors import UserError
+from pocketml.train.kidney.choices import BALANCERS, FEATURE_SETS, SELECTORS
+from pocketml.options import (add_arm64, add_common_training, add_data_source,
+                              add_device_and_progress, add_force, add_sign, add_trust_source,
+                              add_trusted_key)
 
 
-def add_common_training(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", type=Path, help="model folder to write (default artifacts/<model>)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--optimizer", default="adamw", help=OPTIMIZER_HELP)
-    add_device_and_progress(parser)
-    add_force(parser)
-    add_sign(parser, "sign the new folder's manifest with this private key (pocketml keygen)")
-
-
-def add_force(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--force", action="store_true",
-                        help="replace the pocketml folder even if it holds files pocketml did "
-                             "not write (they are deleted)")
-
-
-def add_sign(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--sign", type=Path, metavar="KEY", help=what)
-
-
-def add_trusted_key(parser: argparse.ArgumentParser, what: str) -> None:
-    parser.add_argument("--trusted-key", type=Path, action="append", metavar="PUB", help=what)
-
-
-def add_device_and_progress(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="cuda (mixed precision) when available with auto")
-    parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
-
-
-# The names are train/loop.py's OPTIMIZERS (a test checks): importing it here would load
-# PyTorch for `pocketml --help`.
-OPTIMIZER_HELP = ("sgd, momentum, rmsprop, adagrad, adam or adamw (default), each at the "
-                  "learning rate chosen for this model (see README)")
-
-
-def add_data_source(parser: argparse.ArgumentParser) -> None:
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--data", type=Path,
-                        help="your CKD CSV or ARFF (default: the UCI data shipped with pocketml)")
-    source.add_argument("--download", action="store_true",
-                        help="fetch the UCI data again (UCI archive, else the PyPI wheel ckd) "
-                             "and cache it, instead of reading the shipped copy")
-
-
-def add_trust_source(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--trust-source", action="store_true",
-                        help="for a folder exported from your own module: import and run the "
-                             "module its source.json names (only for code you trust)")
-
-
-def add_arm64(parser: argparse.ArgumentParser) -> None:
-    from pocketml.export.arm64.cpus import CPU_MODELS, DEFAULT_CPUS
-
-    parser.add_argument("--arm64", action="store_true",
-                        help="also run every file in the arm64 builds of LiteRT and ONNX "
-                             "Runtime (a phone's kernels) under qemu emulation; the first run "
-                             "builds the environment in the user cache (about 250 MB)")
-    parser.add_argument("--arm64-cpus", metavar="LIST", default=",".join(DEFAULT_CPUS),
-                        help=f"with --arm64: the emulated CPU models, from "
-                             f"{', '.join(CPU_MODELS)} (max: qemu's SME CPU, whose int8 "
-                             f"results are wrong) (default {','.join(DEFAULT_CPUS)})")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="pocketml",
-        description="Train PyTorch models, export them to ONNX, TFLite and ExecuTorch with "
-                    "proof of parity, and ship them in a Kivy app.")
-    parser.add_argument("--debug", action="store_true",
-                        help="show the traceback behind an error (e.g. inside your --model)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def add_data_command(commands) -> None:
     data = commands.add_parser("data", help="load, clean and describe a data set")
     data.add_argument("dataset", choices=("kidney",))
     add_data_source(data)
     data.set_defaults(handler=cmd_data)
 
+
+def add_train_command(commands) -> None:
     train = commands.add_parser("train", help="train a model and write its folder")
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
+    for add in (add_train_kidney, add_train_digits, add_train_sequence):
+        add(models)
+
+
+def add_train_kidney(models) -> None:
     kidney = models.add_parser("kidney", help="the CKD MLP on the selected clinical features")
     add_data_source(kidney)
     kidney.add_argument("--balance", default="smote",
-                        choices=("smote", "smotenc", "over", "under", "none"),
+                        choices=BALANCERS,
                         help="class balancing, applied to training folds only")
-    kidney.add_argument("--features", default="seed", choices=("seed", "auto"),
+    kidney.add_argument("--features", default="seed", choices=FEATURE_SETS,
                         help="seed: the lecture's 10 features (the app's form); "
                              "auto: the top --k by --select")
-    kidney.add_argument("--select", default="mutual-info", choices=("chi2", "mutual-info", "rfe"),
+    kidney.add_argument("--select", default="mutual-info", choices=SELECTORS,
                         help="feature ranking method (reported either way)")
     kidney.add_argument("--k", type=int, help="features kept with --features auto (default 10)")
     kidney.add_argument("--folds", type=int, default=5, help="cross-validation folds")
@@ -115,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_training(kidney)
     kidney.set_defaults(handler=cmd_train_kidney)
 
+
+def add_train_digits(models) -> None:
     digits = models.add_parser("digits", help="the lecture's CNN on real 28x28 handwritten digits")
     digits.add_argument("--data", type=Path,
                         help="a folder with MNIST's IDX files (default: the 5,000 MNIST digits "
@@ -122,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_training(digits)
     digits.set_defaults(handler=cmd_train_digits)
 
+
+def add_train_sequence(models) -> None:
     sequence = models.add_parser("sequence", help="an RNN or LSTM forecasting the next value")
     sequence.add_argument("--cell", default="lstm", choices=("rnn", "lstm"))
     sequence.add_argument("--series", default="sunspots", choices=("sunspots", "arithmetic"),
@@ -129,7 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_common_training(sequence)
     sequence.set_defaults(handler=cmd_train_sequence)
 
+
+def add_export_command(commands) -> None:
     from pocketml.export.formats import DEFAULT_FORMATS, FORMATS
+
     export = commands.add_parser(
         "export", help="export a model folder (or your own module) to ONNX, TFLite and "
                        "ExecuTorch, then verify",
@@ -154,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_trusted_key(export, "a public key the model folder may be signed by (repeatable)")
     export.set_defaults(handler=cmd_export)
 
+
+def add_verify_command(commands) -> None:
     verify = commands.add_parser("verify", help="check the manifest and prove parity of "
                                                 "every exported file with PyTorch")
     verify.add_argument("dir", type=Path)
@@ -162,6 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "it is now (repeatable: any of them)")
     add_arm64(verify)
     verify.set_defaults(handler=cmd_verify)
+
+
+def add_diagnose_command(commands) -> None:
+    from pocketml.export.formats import FORMATS
 
     diagnose = commands.add_parser(
         "diagnose", help="find the first layer where an exported file drifts from PyTorch",
@@ -177,6 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_trust_source(diagnose)
     diagnose.set_defaults(handler=cmd_diagnose)
 
+
+def add_bundle_command(commands) -> None:
     bundle = commands.add_parser("bundle", help="verify a model folder, then copy what the app "
                                                 "needs into its model folder")
     bundle.add_argument("dir", type=Path)
@@ -190,6 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_force(bundle)
     bundle.set_defaults(handler=cmd_bundle)
 
+
+def add_keygen_command(commands) -> None:
     keygen = commands.add_parser(
         "keygen", help="make an Ed25519 key pair for signing bundles; the app build trusts it")
     keygen.add_argument("key", type=Path, help="where to write the private key, e.g. "
@@ -201,12 +158,16 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the key pair only; configure no app")
     keygen.set_defaults(handler=cmd_keygen)
 
+
+def add_bench_command(commands) -> None:
     bench = commands.add_parser("bench", help="size, load time and latency of every format")
     bench.add_argument("dir", type=Path)
     bench.add_argument("--repeats", type=int, default=2000, help="timed runs at batch 1")
     add_trust_source(bench)
     bench.set_defaults(handler=cmd_bench)
 
+
+def add_explain_command(commands) -> None:
     explain = commands.add_parser(
         "explain", help="the app's prediction for one row, and how much each field moves it")
     explain.add_argument("dir", type=Path, help="a model folder or an app bundle")
@@ -216,6 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--json", action="store_true", help="print the numbers as JSON")
     explain.set_defaults(handler=cmd_explain)
 
+
+def add_all_command(commands) -> None:
     everything = commands.add_parser(
         "all", help="train, export and verify models; bundle the kidney model into the app")
     everything.add_argument("--models", default="kidney",
@@ -229,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_arm64(everything)
     everything.set_defaults(handler=cmd_all)
 
+
+def add_compare_command(commands) -> None:
     compare = commands.add_parser(
         "compare-optimizers", help="train one model with each optimizer, seed for seed: "
                                    "validation loss plot and table")
@@ -244,10 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_force(compare)
     compare.set_defaults(handler=cmd_compare_optimizers)
 
+
+def add_app_command(commands) -> None:
     app = commands.add_parser("app", help="run the Kivy app on this desktop")
     app.add_argument("--bundle", type=Path, help="model bundle (default mobile_app/model)")
     app.set_defaults(handler=cmd_app)
 
+
+def add_apk_command(commands) -> None:
     apk = commands.add_parser(
         "apk", help="build the Android debug APK with buildozer, or say what is missing")
     apk.add_argument("--release", action="store_true",
@@ -255,6 +224,21 @@ def build_parser() -> argparse.ArgumentParser:
                           "APP_ANDROID_RELEASE_ARTIFACT=apk) with the keystore that "
                           "P4A_RELEASE_KEYSTORE and its three companions name")
     apk.set_defaults(handler=cmd_apk)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pocketml",
+        description="Train PyTorch models, export them to ONNX, TFLite and ExecuTorch with "
+                    "proof of parity, and ship them in a Kivy app.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the traceback behind an error (e.g. inside your --model)")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (add_data_command, add_train_command, add_export_command, add_verify_command,
+                add_diagnose_command, add_bundle_command, add_keygen_command, add_bench_command,
+                add_explain_command, add_all_command, add_compare_command, add_app_command,
+                add_apk_command):
+        add(commands)
     return parser
 
 

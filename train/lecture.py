@@ -1,6 +1,6 @@
 """The lecture's worked examples as PyTorch modules holding exactly the lecture's weights.
 
-tests/test_lecture_golden.py runs each one in PyTorch, ONNX Runtime and LiteRT and compares
+tests/train/test_lecture_golden.py runs each one in PyTorch, ONNX Runtime and LiteRT and compares
 with the numbers the lecture computed by hand.
 """
 

@@ -199,6 +199,34 @@ def fit(model: nn.Module, loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.
         return _train(model, loss_fn, train, val, config, augment)
 
 
+class BestWeights:
+    """The weights of the lowest validation loss so far, and how many checks since."""
+
+    def __init__(self, model: nn.Module):
+        self.model, self.loss, self.stale = model, float("inf"), 0
+        self.state = copy.deepcopy(model.state_dict())
+
+    def offer(self, val_loss: float, history: History) -> None:
+        if val_loss < self.loss - 1e-6:
+            self.loss, self.state, self.stale = val_loss, copy.deepcopy(self.model.state_dict()), 0
+            history.best_epoch = len(history.val_loss) - 1
+        else:
+            self.stale += 1
+
+
+def step(model, loss_fn, optimizer, scaler, xb, yb, amp: bool) -> torch.Tensor:
+    """One optimizer step; the batch's loss, left on the device."""
+    with torch.autocast(xb.device.type, dtype=torch.float16, enabled=amp):
+        output = model(xb)
+    # The loss runs in float32: autocast refuses probability losses such as BCE.
+    loss = loss_fn(output.float(), yb)
+    optimizer.zero_grad(set_to_none=True)
+    scaler.scale(loss).backward()
+    scaler.step(optimizer)
+    scaler.update()
+    return loss.detach()
+
+
 def _train(model, loss_fn, train, val, config: TrainConfig, augment) -> History:
     device = resolve_device(config.device)
     seed_everything(config.seed)
@@ -215,7 +243,7 @@ def _train(model, loss_fn, train, val, config: TrainConfig, augment) -> History:
     history = History(device=device.type, mixed_precision=amp, batch_size=batch,
                       samples_per_check=min(rows, config.check_samples),
                       optimizer=config.optimizer_record())
-    best_loss, best_state, stale = float("inf"), copy.deepcopy(model.state_dict()), 0
+    best = BestWeights(model)
     # Summed on the device and read once per check: reading a loss every step waits for it.
     running_loss, running_rows = torch.zeros((), device=device), 0
 
@@ -231,20 +259,11 @@ def _train(model, loss_fn, train, val, config: TrainConfig, augment) -> History:
             xb, yb = x_pass[start:start + batch], y_pass[start:start + batch]
             if augment is not None:
                 xb = augment(xb, generator)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
-                output = model(xb)
-            # The loss runs in float32: autocast refuses probability losses such as BCE.
-            loss = loss_fn(output.float(), yb)
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            running_loss += loss.detach() * len(xb)
+            running_loss += step(model, loss_fn, optimizer, scaler, xb, yb, amp) * len(xb)
             running_rows += len(xb)
             history.samples_seen += len(xb)
             bar.update(len(xb))
-            end_of_pass = start + batch >= rows
-            if (running_rows < history.samples_per_check and not end_of_pass
+            if (running_rows < history.samples_per_check and start + batch < rows
                     and history.samples_seen < budget):
                 continue
             val_loss = evaluate_loss(model, loss_fn, x_val, y_val, amp)
@@ -253,19 +272,15 @@ def _train(model, loss_fn, train, val, config: TrainConfig, augment) -> History:
             running_loss.zero_()
             running_rows = 0
             bar.set_postfix(train=f"{history.train_loss[-1]:.4f}", val=f"{val_loss:.4f}")
-            if val_loss < best_loss - 1e-6:
-                best_loss, best_state, stale = val_loss, copy.deepcopy(model.state_dict()), 0
-                history.best_epoch = len(history.val_loss) - 1
-            else:
-                stale += 1
-            training = stale < config.patience and history.samples_seen < budget
+            best.offer(val_loss, history)
+            training = best.stale < config.patience and history.samples_seen < budget
             if not training:
                 break
             model.train()
     bar.close()
-    history.stopped_by = ("patience" if stale >= config.patience
+    history.stopped_by = ("patience" if best.stale >= config.patience
                           else "epochs" if budget == config.epochs * rows else "max_samples")
-    model.load_state_dict(best_state)
+    model.load_state_dict(best.state)
     model.to("cpu").eval()
     return history
 

@@ -1,5 +1,5 @@
 # What the app's own log says about a launch, for the emulator and simulator checks
-# (sourced by android_selfcheck.sh and ios_selfcheck.sh; tests/test_workflows.py runs it on the
+# (sourced by android_selfcheck.sh and ios_selfcheck.sh; tests/app/test_workflows.py runs it on the
 # real app's output). Kivy writes each "pocketml: ..." log call as "[LEVEL  ] [pocketml    ] ...",
 # to logcat's "python" tag on Android and to the process's stderr on iOS.
 

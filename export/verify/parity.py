@@ -8,7 +8,6 @@ outputs for every input.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from torch import nn
 from pocketml.export.verify.decisions import DecisionTally, decisions_cells
 from pocketml.export.formats import FORMATS
 from pocketml.export.tolerances import Tolerance
-from pocketml.export.verify.input_sets import Inputs, InputSet
+from pocketml.export.verify.input_sets import InputSet
 from pocketml.folder.reference import (PRIMARY_METRIC, labels_of, run_batches, run_chunks, task_metrics,
                                       torch_runner)
 from pocketml.export.runtimes import GATED_RUNTIMES

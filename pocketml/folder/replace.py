@@ -32,7 +32,7 @@ import platformdirs
 
 from pocketml.folder.errors import UserError
 from pocketml.folder.manifest import UNLISTED, write_manifest
-from pocketml.pocketapp.contract import MANIFEST, SIGNATURE
+from pocketml.pocketapp.contract import MANIFEST, MANIFEST_FORMAT, SIGNATURE
 
 DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 

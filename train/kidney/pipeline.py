@@ -27,13 +27,12 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler, OneHotEncoder
 
 from pocketml.folder.errors import UserError
+from pocketml.train.kidney.choices import BALANCERS, SELECTORS
 from pocketml.train.kidney.data import ATTRIBUTE_BY_NAME, CATEGORICAL, NUMERIC
 
 # The lecture's 10 features; the app's form is built on them.
 SEED_FEATURES = ("sg", "al", "sod", "hemo", "pc_abnormal", "pc_normal",
                  "htn_no", "htn_yes", "dm_no", "dm_yes")
-BALANCERS = ("smote", "smotenc", "over", "under", "none")
-SELECTORS = ("chi2", "mutual-info", "rfe")
 # Mutual information's nearest-neighbour estimate costs n log n per feature (140 s for 370,000
 # rows) while it stops changing long before: past this many rows it is taken on a sample.
 MUTUAL_INFO_ROWS = 20_000

@@ -2,7 +2,7 @@
 downloaded): Hugging Face transformers' encoder classifier (with its attention mask), a
 GPT-2-style causal LM, a ViT, MobileNetV2 (trained for seconds on digits first, see
 trained_on_digits) and ResNet, and PyTorch's own bidirectional GRU, TransformerEncoder and a
-BatchNorm MLP. Used by tests/test_export_ecosystem.py and by
+BatchNorm MLP. Used by tests/export/test_export_ecosystem.py and by
 benchmarks/bench_ecosystem.py (the README's table).
 
 Each entry builds (module, example inputs, input ranges, dynamic dimensions), as a user

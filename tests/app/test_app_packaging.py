@@ -1,6 +1,6 @@
 """Packaging: buildozer.spec as buildozer itself reads it, the iOS Podfile and build steps, and
 the launcher functions behind the CLI (run the app, build the debug or release APK or say why
-not, and where the app's bundle lives). The hosted workflow: tests/test_workflows.py."""
+not, and where the app's bundle lives). The hosted workflow: tests/app/test_workflows.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Benchmark the app (a script, not a test: timings vary with the machine).
 
-    python tests/bench_app.py [--bundle mobile_app/model] [--repeats 5000] [--starts 5]
+    python benchmarks/bench_app.py [--bundle mobile_app/model] [--repeats 5000] [--starts 5]
 
 Prints
   * Submit to result: the Submit handler's work, validation of every field + one inference +
@@ -30,7 +30,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "mobile_app"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(ROOT / "tests" / "app"))
 
 from app_fixtures import DRIVER, driver_env, virtual_display  # noqa: E402
 from pocketapp.bundle import open_bundle  # noqa: E402

@@ -1,7 +1,7 @@
 """Models nobody on this project wrote: a GRU that builds its own state from the batch (the
 regression: its ExecuTorch file failed at every batch but the traced one), forward()
 signatures written `*args` or with keyword-only defaults, and a failure that names its real
-cause. The slow sweep over the ecosystem's architectures is tests/test_export_ecosystem.py."""
+cause. The slow sweep over the ecosystem's architectures is tests/export/test_export_ecosystem.py."""
 
 from __future__ import annotations
 

@@ -57,7 +57,7 @@ def test_a_model_that_outputs_one_minus_p_is_never_bundled(kidney_copy, tmp_path
         flipped.body[-1].weight.neg_()
         flipped.body[-1].bias.neg_()
     # `pocketml export` refuses weights that no longer compute what training measured
-    # (tests/test_custody.py), so the editor converts them with the Python API.
+    # (tests/folder/test_custody.py), so the editor converts them with the Python API.
     other = tmp_path / "other"
     x, _ = load_test_set(kidney_copy)
     export_module(flipped, (torch.from_numpy(x[:2]),), other, ("onnx", "tflite"), **SILENT)
@@ -220,7 +220,7 @@ def public(key: Path) -> bytes:
 @pytest.fixture
 def signed_folder(kidney_folder, tmp_path, keys) -> Path:
     """The kidney folder signed by "ours" when it was written (`train --sign`): `bundle --sign`
-    takes only a folder signed by a key it trusts (tests/test_custody.py)."""
+    takes only a folder signed by a key it trusts (tests/folder/test_custody.py)."""
     folder = Path(shutil.copytree(kidney_folder, tmp_path / "signed-kidney"))
     sign_manifest(folder, load_private_key(keys["ours"]))
     return folder

@@ -1,6 +1,6 @@
 """The Android and iOS code paths, run here against fakes of the APIs they call (pyjnius: LiteRT
 Java, java.nio, WindowInsets; pyobjus: TFLite Objective-C, Foundation), which copy those APIs'
-contracts and run the real model through LiteRT (tests/phone_fakes.py): the self-check passes on
+contracts and run the real model through LiteRT (tests/app/phone_fakes.py): the self-check passes on
 both phone predictors, a model with a second input tensor is refused at load like a wrong size,
 and Android 15's edge-to-edge bars and cut-out are padded by exactly what covers the app."""
 

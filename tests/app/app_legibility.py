@@ -1,5 +1,5 @@
 """What a person can press and read on the app's real window, measured by the app driver
-(tests/app_driver.py) with each screenshot: the height of every touch target in dp, and the
+(tests/app/app_driver.py) with each screenshot: the height of every touch target in dp, and the
 contrast of every text on screen against what is drawn behind it, taken from the rendered
 pixels (WCAG 2's contrast ratio; 4.5:1 is its minimum for normal text).
 

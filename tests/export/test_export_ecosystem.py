@@ -1,5 +1,5 @@
 """Opt-in (`pytest -m ecosystem`, 5 to 15 min): architectures from the ecosystem, built from small
-configs with random weights, MobileNetV2 trained for seconds (tests/ecosystem_models.py),
+configs with random weights, MobileNetV2 trained for seconds (tests/export/ecosystem_models.py),
 exported in every default format.
 Each file passes parity in every runtime, or its export names the operation the format cannot
 represent; each says which dimensions it kept dynamic."""

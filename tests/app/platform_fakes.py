@@ -1,6 +1,6 @@
 """Fakes of the Android and iOS APIs the app calls for its keyboard and text size, copying what
 their documentation and source say they do; `android_autoclass` / `ios_autoclass` stand in for
-pyjnius's and pyobjus's `autoclass`. Imported by tests/test_app_phone_apis.py, and by the app
+pyjnius's and pyobjus's `autoclass`. Imported by tests/app/test_app_phone_apis.py, and by the app
 started with a fake pyobjus in a subprocess."""
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def test_parity_passes_in_every_format_and_runtime(kidney_folder):
     assert set(parity["formats"]) == set(DEFAULT_FORMATS)
     for fmt, entry in parity["formats"].items():
         # The float32 TFLite file also runs in fp16 arithmetic: a row that decides only the
-        # app's fp16 delegates (tests/test_export_fp16.py), never the verdict.
+        # app's fp16 delegates (tests/export/test_export_fp16.py), never the verdict.
         runtimes = set(entry["runtimes"]) - {FP16_ARITHMETIC}
         assert runtimes == set(available_runtimes(kidney_folder / FORMATS[fmt].filename))
         assert (FP16_ARITHMETIC in entry["runtimes"]) == (fmt == "tflite")

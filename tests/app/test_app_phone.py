@@ -100,7 +100,7 @@ def test_bad_inputs_on_the_smallest_screen_at_font_scale_1_3(display, tmp_path, 
 def test_number_fields_open_the_number_pad_and_keep_every_character(display, tmp_path,
                                                                     kidney_bundle):
     """input_type "number" asks Android for its number keyboard, which NumberInput then asks to
-    have a decimal point (tests/test_app_phone_apis.py); no input_filter, so a comma typed on a
+    have a decimal point (tests/app/test_app_phone_apis.py); no input_filter, so a comma typed on a
     keypad that offers one still reaches the validation and its "use a dot" hint."""
     report = run_driver(display, tmp_path, "form", kidney_bundle)
     numeric = [f for f in report["fields"] if f["kind"] == "NumericEntry"]
@@ -142,7 +142,7 @@ def test_safe_area_insets_come_from_uikits_layout_frame():
 
     assert insets_from_layout_frame(844, 47, 763) == Insets(47, 34)  # iPhone 14, portrait
     assert insets_from_layout_frame(667, 20, 647) == Insets(20, 0)  # iPhone SE: no indicator
-    assert safe_area("desktop") == Insets(0, 0)  # Android: tests/test_app_platforms.py
+    assert safe_area("desktop") == Insets(0, 0)  # Android: tests/app/test_app_platforms.py
     # no UIKit here (no pyobjus): the app pads as much as the largest iPhone insets
     assert safe_area("ios") == Insets(*LARGEST_IPHONE_INSETS)
 

@@ -1,5 +1,5 @@
 """The app's calls into Android and iOS for its number keyboard and the user's text size,
-against fakes that copy those APIs' contracts (tests/platform_fakes.py): neither platform runs
+against fakes that copy those APIs' contracts (tests/app/platform_fakes.py): neither platform runs
 here. The real window shows that a number field asks for the keyboard once Kivy has asked for
 its own, and the real app module sets the iOS text size before any widget exists."""
 

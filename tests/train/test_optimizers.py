@@ -13,7 +13,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from pocketml.cli import OPTIMIZER_HELP, main
+from pocketml.cli import main
+from pocketml.options import OPTIMIZER_HELP
 from pocketml.folder.errors import UserError
 from pocketml.train.compare import compare_optimizers
 from pocketml.train.loop import OPTIMIZERS, TrainConfig, fit, make_optimizer, torch_threads

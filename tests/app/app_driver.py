@@ -4,7 +4,7 @@ touches on its widgets and typed text, then a JSON report and screenshots.
 Kivy's Window is one per process and its event loop cannot be restarted, so each test runs
 this script as a subprocess:
 
-    python tests/app_driver.py SCENARIO --bundle DIR --out DIR [--answers JSON] [--bad JSON]
+    python tests/app/app_driver.py SCENARIO --bundle DIR --out DIR [--answers JSON] [--bad JSON]
         [--size WxH] [--safe-area TOP,BOTTOM] [--tag NAME]
 
 Scenarios: `form` (describe the form), `patient` (fill in --answers, Submit, read the result),
@@ -18,7 +18,7 @@ KIVY_METRICS_FONTSCALE for the phone's font size); --safe-area pads as an iPhone
 home indicator would (dp); --tag is added to the screenshots' names. With every screenshot the
 report audits every label on screen (shortened, overflowing its box, or off the screen's
 sides), measures every touch target's height and every text's contrast from the pixels
-(tests/app_legibility.py), and records the app's "pocketml:" log lines."""
+(tests/app/app_legibility.py), and records the app's "pocketml:" log lines."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ from pathlib import Path
 
 STARTED = time.perf_counter()
 os.environ.setdefault("KIVY_NO_ARGS", "1")
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "mobile_app"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "mobile_app"))
 
 from main import (ChoiceEntry, ContributionRow, FormScreen, NumberInput,  # noqa: E402
                   PocketMLApp)  # (after sys.path)

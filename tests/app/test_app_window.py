@@ -3,7 +3,7 @@ figure, a test-set patient gets the model's prediction, each bad input gets a me
 field and never reaches the model, a damaged bundle or altered golden cases are refused on
 screen, and another schema gives another form.
 
-Each test runs tests/app_driver.py in a subprocess (one Kivy Window per process). Screenshots
+Each test runs tests/app/app_driver.py in a subprocess (one Kivy Window per process). Screenshots
 are kept in artifacts/screenshots/."""
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def test_a_test_set_patient_gets_the_models_prediction(display, tmp_path, kidney
     assert shown[1] == expected
     assert shown[2] == ("ckd" if p >= 0.5 else "notckd")
     # the prediction, then one run per coalition of fields for its explanation
-    # (exact Shapley values, tests/test_explain.py)
+    # (exact Shapley values, tests/cli/test_explain.py)
     assert report["predictions"] == 1 + 2 ** len(report["fields"])
     assert len(report["bars"]) == len(report["fields"])
     keep_screenshots(report)
