@@ -1,7 +1,7 @@
 """Export and verify the ecosystem's architectures in every default format (a script, not a
 test: timings vary with the machine and with whoever else uses it).
 
-    python benchmarks/bench_ecosystem.py table [--only NAME,...]   # the README's table
+    python benchmarks/bench_ecosystem.py table [--only NAME,...]   # docs/ecosystem.md's table
     python benchmarks/bench_ecosystem.py mobilenet                 # MobileNetV2 at 1x3x224x224
 
 `table` prints, per architecture (tests/export/ecosystem_models.py) and format: what the file keeps

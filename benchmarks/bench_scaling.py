@@ -93,7 +93,8 @@ def run_case(case: dict) -> dict:
     """One case in this process: train, export + verify, verify; the figures of each step."""
     from pocketml.export.formats import DEFAULT_FORMATS
     from pocketml.export.model_folder import export_folder, verify_folder
-    from pocketml.train.kidney.train import KidneyOptions, train_kidney
+    from pocketml.train.kidney.options import KidneyOptions
+    from pocketml.train.kidney.train import train_kidney
 
     for module in case.get("without", []):  # as if that extra were not installed
         sys.modules[module] = None

@@ -121,7 +121,7 @@ def missing_for_release() -> list[str]:
     unset = [name for name in RELEASE_KEYSTORE if not os.environ.get(name)]
     if unset:
         return [f"the release keystore: set {', '.join(unset)} (make a keystore once with "
-                f"`{KEYTOOL_LINE}`; README, \"Release builds\")"]
+                f"`{KEYTOOL_LINE}`; mobile_app/README.md, \"Release builds\")"]
     keystore = Path(os.environ["P4A_RELEASE_KEYSTORE"]).expanduser()
     if not keystore.is_file():
         return [f"the release keystore: P4A_RELEASE_KEYSTORE={keystore} is not a file"]

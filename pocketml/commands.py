@@ -86,7 +86,8 @@ def train_sequence_model(out: Path, args, cell: str, series: str = "sunspots",
 def train_kidney_model(out: Path, args, finish=None, **pipeline_options) -> None:
     """`pipeline_options`: balance, features, select, k, folds, max_rows (KidneyOptions'
     defaults else)."""
-    from pocketml.train.kidney.train import KidneyOptions, train_kidney
+    from pocketml.train.kidney.options import KidneyOptions
+    from pocketml.train.kidney.train import train_kidney
 
     train_kidney(KidneyOptions(out=out, data=args.data, download=args.download,
                                optimizer=args.optimizer, device=args.device, seed=args.seed,

@@ -9,7 +9,7 @@ from pathlib import Path
 # The names are train/loop.py's OPTIMIZERS (a test checks): importing it here would load
 # PyTorch for `pocketml --help`.
 OPTIMIZER_HELP = ("sgd, momentum, rmsprop, adagrad, adam or adamw (default), each at the "
-                  "learning rate chosen for this model (see README)")
+                  "learning rate chosen for this model (see docs/optimizers.md)")
 
 
 def add_common_training(parser: argparse.ArgumentParser) -> None:

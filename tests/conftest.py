@@ -51,7 +51,8 @@ def kidney_folder(tmp_path_factory, ckd_csv) -> Path:
     """A kidney model folder, trained and exported (all default formats), parity verified."""
     from pocketml.export.formats import DEFAULT_FORMATS
     from pocketml.export.model_folder import export_folder
-    from pocketml.train.kidney.train import KidneyOptions, train_kidney
+    from pocketml.train.kidney.options import KidneyOptions
+    from pocketml.train.kidney.train import train_kidney
 
     folder = tmp_path_factory.mktemp("artifacts") / "kidney"
     train_kidney(KidneyOptions(out=folder, data=ckd_csv, progress=False), log=lambda _: None)

@@ -72,8 +72,9 @@ def prepare_kidney(log) -> Callable[[Overrides], Trained]:
     from pocketml.train.kidney.data import load_ckd
     from pocketml.train.kidney.fetch import obtain_ckd
     from pocketml.train.kidney.pipeline import build_pipeline, with_categories
-    from pocketml.train.kidney.train import (KidneyOptions, candidate_models,
-                                             cross_validate_model, split_train_test)
+    from pocketml.train.kidney.cross_validation import (candidate_models, cross_validate_model,
+                                                        split_train_test)
+    from pocketml.train.kidney.options import KidneyOptions
     from pocketml.train.metrics import binary_metrics
 
     path, origin = obtain_ckd(False, log)

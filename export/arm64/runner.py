@@ -27,7 +27,7 @@ EXPORT_SOURCE = GUEST.parent.parent  # runtimes.py, which the guest imports
 # What runs on arm64, per x86 runtime: TensorFlow's interpreter and CUDA have no phone build.
 ARM64_RUNTIMES = ("litert", "onnxruntime")
 XNNPACK_LOG = "Created TensorFlow Lite XNNPACK delegate"
-# Not in the default arm64 check, with the reason and cost (README, "arm64").
+# Not in the default arm64 check, with the reason and cost (docs/arm64.md).
 LEFT_OUT = {"executorch": (
     "left out of the arm64 check: ExecuTorch's Python runtime links libtorch, and PyPI's only "
     "aarch64 torch 2.13.0 is the CUDA build (427 MB download, 918 MB installed; ~1.2 GB with "

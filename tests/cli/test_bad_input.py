@@ -2,7 +2,7 @@
 and nothing written: bad arguments and data files, and the inputs that used to escape (a user
 module that exits or is interrupted, an unnamed dynamic dimension, a format made from a file
 whose export failed, a column with no values, an impossible value, a file of junk). Each case
-is one the README promises a clear message for."""
+is one docs/reliability.md promises a clear message for."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ downloaded): Hugging Face transformers' encoder classifier (with its attention m
 GPT-2-style causal LM, a ViT, MobileNetV2 (trained for seconds on digits first, see
 trained_on_digits) and ResNet, and PyTorch's own bidirectional GRU, TransformerEncoder and a
 BatchNorm MLP. Used by tests/export/test_export_ecosystem.py and by
-benchmarks/bench_ecosystem.py (the README's table).
+benchmarks/bench_ecosystem.py (the table in docs/ecosystem.md).
 
 Each entry builds (module, example inputs, input ranges, dynamic dimensions), as a user
 would hand them to pocketml.export.api. transformers' models return a ModelOutput; like

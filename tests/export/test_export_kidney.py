@@ -218,7 +218,8 @@ def test_edge_cases_of_the_lecture_features_are_every_corner(kidney_folder):
 
 
 def test_edge_cases_of_all_34_features_are_a_capped_sample_and_say_so():
-    from pocketml.train.kidney.train import ENCODED_COLUMNS, kidney_schema
+    from pocketml.train.kidney.options import ENCODED_COLUMNS
+    from pocketml.train.kidney.outputs import kidney_schema
 
     names = encoded_feature_names()
     assert len(names) == ENCODED_COLUMNS == 34
@@ -245,7 +246,8 @@ def test_the_batch_1_run_of_a_big_test_set_is_capped():
 
 
 def test_verify_of_all_34_features_stays_small_and_reports_the_sampled_corners(tmp_path):
-    from pocketml.train.kidney.train import KidneyOptions, train_kidney
+    from pocketml.train.kidney.options import KidneyOptions
+    from pocketml.train.kidney.train import train_kidney
 
     folder = tmp_path / "k34"
     train_kidney(KidneyOptions(out=folder, features="auto", k=34, folds=2, progress=False),

@@ -18,10 +18,11 @@ from safetensors.torch import load_file
 
 from pocketml.cli import main
 from pocketml.folder.errors import UserError
-from pocketml.train.kidney import train as kidney
 from pocketml.folder.artifacts import load_model, load_test_set
 from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
-from pocketml.train.kidney.train import KidneyOptions, train_kidney
+from pocketml.train.kidney import outputs
+from pocketml.train.kidney.options import KidneyOptions
+from pocketml.train.kidney.train import train_kidney
 from pocketml.train.loop import resolve_device
 from pocketml.train.metrics import binary_metrics
 
@@ -284,7 +285,7 @@ def test_run_failing_while_writing_keeps_the_previous_folder(trained, tmp_path, 
         reached.append(written)
         raise OSError("disk full (simulated)")
 
-    monkeypatch.setattr(kidney, "plot_training_curves", broken_plot)
+    monkeypatch.setattr(outputs, "plot_training_curves", broken_plot)
     with pytest.raises(OSError, match="simulated"):
         train_kidney(KidneyOptions(out=folder, data=CSV, folds=2, seed=1, progress=False),
                      **SILENT)

@@ -24,7 +24,9 @@ from sklearn.linear_model import LogisticRegression
 from pocketml.train.kidney.data import CLASSES, TARGET, load_ckd
 from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
 from pocketml.train.kidney.pipeline import ColumnSelector
-from pocketml.train.kidney.train import KidneyOptions, split_train_test, train_kidney
+from pocketml.train.kidney.cross_validation import split_train_test
+from pocketml.train.kidney.options import KidneyOptions
+from pocketml.train.kidney.train import train_kidney
 from pocketml.train.kidney.classifier import MLPClassifier
 
 CSV = shipped_file(CSV_NAME)

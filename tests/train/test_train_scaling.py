@@ -20,7 +20,10 @@ from pocketml.train.kidney.data import CATEGORICAL, NUMERIC, load_ckd
 from pocketml.train.kidney.fetch import CSV_NAME, shipped_file
 from pocketml.train.kidney.pipeline import (build_pipeline, imputer, mutual_info_scores,
                                             one_hot_encoder, with_categories)
-from pocketml.train.kidney.train import KidneyOptions, split_train_test, train_kidney
+from pocketml.train.kidney import cross_validation, outputs
+from pocketml.train.kidney.cross_validation import split_train_test
+from pocketml.train.kidney.options import KidneyOptions
+from pocketml.train.kidney.train import train_kidney
 
 CSV = shipped_file(CSV_NAME)
 STEPS = ["load", "rank features", "cross-validate mlp", "cross-validate logistic_regression",
@@ -109,7 +112,8 @@ def test_max_rows_that_is_not_a_number_exits_2(tmp_path, capsys):
 
 def test_parallel_folds_give_the_same_figures_as_sequential_ones(sequential, tmp_path,
                                                                  monkeypatch):
-    monkeypatch.setattr(kidney, "worker_processes", lambda rows, tasks: 2)
+    for module in (kidney, cross_validation):  # the log line and the folds themselves
+        monkeypatch.setattr(module, "worker_processes", lambda rows, tasks: 2)
     here = record_fits(monkeypatch, MLPClassifier, "fit")
     lines: list[str] = []
     parallel = train_kidney(KidneyOptions(out=tmp_path / "kidney", data=CSV, folds=2,
@@ -143,13 +147,13 @@ def test_balancing_counts_are_what_the_balancer_did(balance):
     frame = with_categories(load_ckd(CSV).frame)
     x_train, _, y_train, _ = split_train_test(frame, KidneyOptions())
     pipeline = build_pipeline(MLPClassifier(epochs=1), balance).fit(x_train, y_train)
-    counts = kidney.class_counts_after_balancing(pipeline, y_train)
+    counts = outputs.class_counts_after_balancing(pipeline, y_train)
     if balance == "none":
         expected = Counter(y_train.tolist())
     else:
         head = pipeline[:[n for n, _ in pipeline.steps].index("balance") + 1]
         expected = Counter(head.fit_resample(x_train, y_train)[1].tolist())
-    assert counts["after"] == kidney.class_names(expected)
+    assert counts["after"] == outputs.class_names(expected)
     assert counts["before"] == {"notckd": 120, "ckd": 200}
 
 
@@ -194,11 +198,11 @@ def test_mutual_information_is_unchanged_below_its_sample_size():
 
 
 def test_the_forest_grows_each_tree_on_a_bounded_sample():
-    assert kidney.candidate_models(KidneyOptions(), 320)["random_forest"].max_samples is None
+    assert cross_validation.candidate_models(KidneyOptions(), 320)["random_forest"].max_samples is None
     rows = 50_000
     x = np.random.default_rng(0).normal(size=(rows, 4))
-    forest = kidney.candidate_models(KidneyOptions(), rows)["random_forest"]
+    forest = cross_validation.candidate_models(KidneyOptions(), rows)["random_forest"]
     forest.set_params(n_estimators=3).fit(x, x[:, 0] > 0)
     # Each tree's bootstrap: FOREST_ROWS draws, whatever the size of the table.
     assert [t.tree_.weighted_n_node_samples[0] for t in forest.estimators_] == \
-        [kidney.FOREST_ROWS] * 3
+        [cross_validation.FOREST_ROWS] * 3
