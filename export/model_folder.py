@@ -22,7 +22,7 @@ from pocketml.export.verify.golden import write_golden
 from pocketml.export.convert.job import ExportJob, calibration_rows
 from pocketml.export.verify.input_sets import input_sets, random_budget
 from pocketml.export.verify.parity import check_parity, parity_document, parity_markdown
-from pocketml.export.runtimes import runtime_plan
+from pocketml.export.runtimes import runtime_plan, runtime_versions, versions_markdown
 from pocketml.folder.signing import load_private_key, public_key_pem, sign_manifest
 from pocketml.export.convert.user_module import (load_user_module, parse_shape, run_on_examples,
                                          user_schema)
@@ -30,7 +30,8 @@ from pocketml.folder.replace import (check_target, folder_lock, remove_leftovers
                               replace_folder)
 from pocketml.folder.manifest import PROVENANCE, check_manifest, sha256_file, write_manifest
 from pocketml.pocketapp.schema import schema_problems
-from pocketml.pocketapp.contract import DELEGATES, GOLDEN, MANIFEST, ONNX, SIGNATURE, TFLITE
+from pocketml.pocketapp.contract import (DELEGATES, GOLDEN, MANIFEST, ONNX, PROOF_RUNTIMES,
+                                         SIGNATURE, TFLITE)
 from pocketml.folder import artifacts
 
 EXPORTS = "export.json"  # what the last export wrote or failed to write, per format
@@ -208,6 +209,7 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     with emulated_rows(arm64, model.schema, runtimes, not_run, host_runner, log) as load:
         results = check_parity(model.module, files, sets, model.schema, runtimes, log, load)
     document = parity_document(results, not_run, sets)
+    document["runtime_versions"] = runtime_versions(dict.fromkeys(r.runtime for r in results))
     exports = artifacts.read_json(model.folder / EXPORTS)
     for fmt, entry in document["formats"].items():
         entry["exported_dimensions"] = exports[fmt].get("dimensions")
@@ -215,7 +217,8 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     verdict = f"parity: {'PASSED' if document['passed'] else 'FAILED: ' + ', '.join(failed)}"
     try:
         artifacts.write_json(model.folder / "parity.json", document)
-        report = parity_markdown(document) + fp16_markdown(document) + arm64_markdown(document)
+        report = (parity_markdown(document) + versions_markdown(document)
+                  + fp16_markdown(document) + arm64_markdown(document))
         artifacts.atomic_write_bytes(model.folder / "parity.md", report.encode())
     except OSError as err:  # a read-only folder or a full disk: the verdict still stands
         log(f"{verdict} (parity.json and parity.md could not be written in {shown}: "
@@ -295,7 +298,8 @@ def bundle_folder(folder: Path, to: Path, log=print, signing: Signing = UNSIGNED
             artifacts.write_json(staging / DELEGATES, fp16_record(verification.document))
             write_manifest(staging, [staging / name
                                      for name in (*BUNDLE_FILES, GOLDEN, DELEGATES)],
-                           {key: manifest.get(key) for key in PROVENANCE})
+                           {**{key: manifest.get(key) for key in PROVENANCE},
+                            PROOF_RUNTIMES: verification.document.get("runtime_versions", {})})
             signer = signing.seal(staging)
     sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB"
                       for n in (*BUNDLE_FILES, GOLDEN, DELEGATES))

@@ -33,6 +33,11 @@ LOWERING_METHOD = "pocketml_lowering"  # a .pte's record of what was delegated t
 # whether the app may use fp16 delegates, never the verification's verdict.
 FP16_ARITHMETIC = "litert, fp16 arithmetic"
 GATED_RUNTIMES = {FP16_ARITHMETIC: "fp16 delegates in the app"}
+# The package whose release computed each runtime's rows (arm64 rows run the same release,
+# installed for aarch64, so a name's first word decides).
+RUNTIME_PACKAGES = {"litert": ("ai-edge-litert",), "tensorflow": ("tensorflow-cpu", "tensorflow"),
+                    "onnxruntime": ("onnxruntime",), "onnxruntime-cuda": ("onnxruntime-gpu",),
+                    "executorch": ("executorch",)}
 
 
 class OnnxRunner:
@@ -269,6 +274,30 @@ def runtimes_not_available(path: Path) -> dict[str, str]:
     present = available_runtimes(path)
     return {r: OPTIONAL_RUNTIMES[r] for r in RUNTIMES_BY_SUFFIX[Path(path).suffix]
             if r not in present and r in OPTIONAL_RUNTIMES}
+
+
+def runtime_versions(runtimes) -> dict[str, str]:
+    """Per runtime name of a parity row, the package and release that computed it
+    ("ai-edge-litert 2.3.0"): the proof names what the app must link to compute the same."""
+    from importlib import metadata
+
+    versions = {}
+    for runtime in runtimes:
+        for package in RUNTIME_PACKAGES.get(runtime.split(" ")[0].rstrip(","), ()):
+            try:
+                versions[runtime] = f"{package} {metadata.version(package)}"
+                break
+            except metadata.PackageNotFoundError:
+                continue
+    return versions
+
+
+def versions_markdown(document: dict) -> str:
+    """parity.md's line naming the release behind each runtime's rows."""
+    versions = document.get("runtime_versions") or {}
+    if not versions:
+        return ""
+    return "\nComputed by: " + "; ".join(f"{r}: {v}" for r, v in versions.items()) + ".\n"
 
 
 def runtime_plan(files: dict[str, Path]) -> tuple[dict[str, list[str]], dict[str, dict[str, str]]]:

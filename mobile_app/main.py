@@ -18,6 +18,7 @@ from pocketapp.explain import MODEL_NOT_MEDICAL, explain
 from pocketapp.form import ChoiceField
 from pocketapp.keyboard import ask_for_decimal_keys
 from pocketapp.predictors import PLATFORM, load_predictor
+from pocketapp.refusal import details, for_the_person
 from pocketapp.signature import SignatureError, trusted_key
 from pocketapp.safearea import safe_area
 from pocketapp.selfcheck import verify_on_device
@@ -29,13 +30,13 @@ if PLATFORM == "desktop":  # a phone-shaped window; must be set before the Windo
     Config.set("graphics", "width", "460")
     Config.set("graphics", "height", "820")
     Config.set("input", "mouse", "mouse,multitouch_on_demand")  # no red dots on right click
-elif PLATFORM == "ios":  # kivy-ios allows every orientation unless told; the form is portrait
-    os.environ.setdefault("KIVY_ORIENTATION", "Portrait")
+elif PLATFORM == "ios":  # portrait is locked in the Xcode project's Info.plist (ios/lock_portrait.py)
     from kivy.metrics import Metrics
 
     Metrics.fontscale = ios_font_scale()  # Kivy follows the user's text size only on Android
 
 from kivy.app import App
+from kivy.clock import Clock
 from kivy.core.window import Window
 from kivy.factory import Factory
 from kivy.logger import Logger
@@ -47,6 +48,7 @@ from kivy.uix.textinput import TextInput
 APP_DIR = Path(__file__).resolve().parent
 DEFAULT_BUNDLE = APP_DIR / "model"
 NOT_A_DIAGNOSIS = "A screening aid, not a diagnosis: see a doctor about any result."
+KEYBOARD_SLIDE_S = 0.4  # after the soft keyboard's slide, its inset is final
 
 
 class NumberInput(TextInput):
@@ -57,6 +59,8 @@ class NumberInput(TextInput):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.fbind("focus", self.ask_for_decimal_keys)
+        if PLATFORM == "android":  # edge to edge, the keyboard's inset is padded (safearea.py)
+            self.fbind("focus", self.pad_once_keyboard_moved)
 
     def ask_for_decimal_keys(self, _widget, focused: bool) -> None:
         if not focused:
@@ -65,6 +69,11 @@ class NumberInput(TextInput):
             ask_for_decimal_keys(PLATFORM)
         except Exception as err:  # the field keeps Kivy's keyboard; validation still applies
             Logger.warning(f"pocketml: no decimal keyboard on {PLATFORM}: {err}")
+
+
+    @staticmethod
+    def pad_once_keyboard_moved(_widget, _focused: bool) -> None:
+        Clock.schedule_once(App.get_running_app().pad_by_safe_area, KEYBOARD_SLIDE_S)
 
 
 class NumericEntry(BoxLayout):
@@ -109,7 +118,9 @@ class FormScreen(BoxLayout):
 
 
 class ErrorScreen(BoxLayout):
-    message = StringProperty()
+    summary = StringProperty()  # what happened and what to do, for the person holding the phone
+    message = StringProperty()  # the technical reason, behind the details control
+    show_details = BooleanProperty(False)
 
 
 class ContributionRow(BoxLayout):
@@ -147,13 +158,20 @@ class PocketMLApp(App):
             self.verification = verify_on_device(bundle, predictor)
         except (BundleError, SignatureError) as err:  # a failed self-check too: no predictions
             Logger.error(f"pocketml: refused {self.bundle_dir}: {err}")
-            return ErrorScreen(message=str(err))
+            return self.refusal(err)
         except Exception as err:  # a runtime that cannot load the file: show it, never crash
             Logger.error(f"pocketml: the model could not be loaded: {err}")
-            return ErrorScreen(message=f"The model could not be loaded: {err}")
-        Logger.info(f"pocketml: {self.verification.log_line}")
+            return self.refusal(err)
         self.bundle, self.predictor = bundle, predictor
+        # the footer's trust state too: the logcat of a CI run proves which key the app trusted
+        Logger.info(f"pocketml: {self.verification.log_line}; bundle {self.trust()}")
         return self.build_form()
+
+    def refusal(self, err: Exception) -> "ErrorScreen":
+        return ErrorScreen(summary=for_the_person(err), message=details(err, self.bundle_dir))
+
+    def trust(self) -> str:
+        return f"signed by key {self.bundle.signer}" if self.bundle.signer else "unsigned"
 
     def pad_once_drawn(self, *_) -> None:
         Window.unbind(on_draw=self.pad_once_drawn)
@@ -163,9 +181,7 @@ class PocketMLApp(App):
         form = self.bundle.form
         screen = FormScreen(heading=f"{form.model_name}: probability of {form.positive_class}",
                             footer=f"{self.verification.summary}\n"
-                                   f"{self.predictor.runtime}, offline, " + (
-                                       f"signed by key {self.bundle.signer}"
-                                       if self.bundle.signer else "unsigned"))
+                                   f"{self.predictor.runtime}, offline, {self.trust()}")
         for field in form.fields:
             title = f"{field.label} ({field.name})" if field.label != field.name else field.name
             if isinstance(field, ChoiceField):

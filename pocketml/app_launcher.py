@@ -67,6 +67,11 @@ def build_apk(release: bool = False) -> int:
     if not (DEFAULT_BUNDLE / MANIFEST).is_file():
         raise UserError(f"no model bundle in {DEFAULT_BUNDLE}: run `pocketml all` first; "
                         "the APK packages it.")
+    if release:  # before any tool is looked for: an unsigned release must never be started
+        from pocketml.release_trust import check_release_trust
+
+        print(f"release: the app trusts key {check_release_trust(APP, DEFAULT_BUNDLE)}, and the "
+              "bundle is signed by it")
     missing = missing_for_apk() + (missing_for_release() if release else [])
     if missing:
         print(f"pocketml: cannot build the {'release' if release else 'debug'} APK on this "

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # What a release build must be before anyone installs it: the APK and the AAB signed with the
-# key of the keystore the build was given (P4A_RELEASE_* variables), and the APK not debuggable
-# (a debuggable app lets `adb shell run-as` read and replace its files, the bundle included).
+# key of the keystore the build was given (P4A_RELEASE_* variables), the APK not debuggable
+# (a debuggable app lets `adb shell run-as` read and replace its files, the bundle included),
+# and inside both the pinned bundle-signing key, its pin and a bundle signed by it, verified by
+# the app's own verifier (check_release_contents.py).
 #
 #   bash .github/scripts/check_release.sh BIN_DIR
 set -euo pipefail
@@ -25,4 +27,5 @@ done
 if "$tools/aapt" dump badging "$apk" | grep -q '^application-debuggable'; then
   echo "$apk is debuggable: a release build must not be"; exit 1
 fi
-echo "$apk and $aab: signed by certificate $expected, not debuggable"
+python "$(dirname "$0")/check_release_contents.py" "$apk" "$aab"
+echo "$apk and $aab: signed by certificate $expected, not debuggable, bundle signed by the pinned key"

@@ -13,22 +13,12 @@ source "$here/app_verdict.sh"
 APP_FOLDER=YourApp
 START_S=600  # the first start compiles nothing, but a cold simulator is slow
 
-# newest_simulator: "DEVICE_TYPE_ID RUNTIME_ID" of the newest iPhone on the newest iOS.
-newest_simulator() {
-  xcrun simctl list -j devicetypes runtimes | python3 -c '
-import json, sys
-listing = json.load(sys.stdin)
-runtimes = [r for r in listing["runtimes"] if r["platform"] == "iOS" and r["isAvailable"]]
-phones = [t for t in listing["devicetypes"] if t["name"].startswith("iPhone")]
-print(phones[-1]["identifier"], runtimes[-1]["identifier"])'
-}
-
 main() {
   local app=$1 out=$2 bundle_id device kind runtime rows status=0
   mkdir -p "$out"
   bundle_id=$(/usr/libexec/PlistBuddy -c "Print :CFBundleIdentifier" "$app/Info.plist")
   rows=$(golden_rows "$app/$APP_FOLDER/model/golden.json")
-  read -r kind runtime < <(newest_simulator)
+  read -r kind runtime < <(xcrun simctl list -j runtimes | python3 "$here/pick_simulator.py")
   device=$(xcrun simctl create pocketml "$kind" "$runtime")
   xcrun simctl boot "$device"
   xcrun simctl bootstatus "$device" -b

@@ -15,4 +15,7 @@ GOLDEN_FORMAT = "pocketml-golden/2"  # /2: each case carries the form's values
 DELEGATES = "delegates.json"  # whether the model passed in fp16 arithmetic
 TFLITE = "model.tflite"
 ONNX = "model.onnx"
+# The manifest's record of the runtime releases that computed `pocketml verify`'s rows, by
+# runtime name ("litert": "ai-edge-litert 2.3.0"): the self-check line names it beside its own.
+PROOF_RUNTIMES = "proof_runtimes"
 REQUIRED = (TFLITE, SCHEMA)  # what every platform needs; ONNX is a desktop fallback

@@ -13,7 +13,7 @@ import json
 from collections.abc import Sequence
 
 from .contract import DELEGATES, TFLITE
-from .predictors import PLATFORM, ModelMismatch, Predictor, RowCodec, load_checked
+from .predictors import PLATFORM, ModelMismatch, Predictor, RowCodec, installed, load_checked
 
 XNNPACK_FLAG_FORCE_FP16 = 4  # xnnpack_delegate.h: TFLITE_XNNPACK_DELEGATE_FLAG_FORCE_FP16
 
@@ -71,6 +71,10 @@ class DesktopLiteRTFp16(Predictor):
     """model.tflite in half precision on a desktop, as a GPU delegate would run it."""
 
     runtime = "LiteRT, fp16 arithmetic (desktop)"
+    proof_runtime = "litert, fp16 arithmetic"  # export/runtimes.py's FP16_ARITHMETIC row
+
+    def release(self) -> str:
+        return installed("ai-edge-litert", "ai_edge_litert")
 
     @classmethod
     def load(cls, bundle) -> "DesktopLiteRTFp16":

@@ -15,8 +15,14 @@ Kivy has asked for its own keyboard), the app asks the platform for a better one
   Not UIKeyboardTypeDecimalPad: that pad shows only the region's separator ("," in much of the
   world), which the form refuses ("use a dot for decimals"), and has no key to close it.
 
-Nothing here imports pyjnius or pyobjus until a phone asks: `autoclass` is theirs, or a fake of
-them in the tests."""
+On iOS every property is read by key-value coding (valueForKeyPath:, valueForKey:): pyobjus makes
+an attribute only of a property declared on the object's own class, and SDL's window, view
+controller and view are subclasses of UIKit's, so `keyWindow.rootViewController.view` read as
+attributes would meet getter methods, not values (pyobjus.pyx, autoclass). Key-value coding
+reaches a property wherever it is declared.
+
+Nothing here imports pyjnius or pyobjus until a phone asks: `bridge` is the jnius or pyobjus
+module, or a fake of it in the tests."""
 
 from __future__ import annotations
 
@@ -28,29 +34,30 @@ ANDROID_DECIMAL_KEYPAD = TYPE_CLASS_NUMBER | TYPE_NUMBER_FLAG_DECIMAL
 UI_KEYBOARD_TYPE_NUMBERS_AND_PUNCTUATION = 2
 
 
-def ask_for_decimal_keys(platform: str, autoclass=None) -> bool:
+def ask_for_decimal_keys(platform: str, bridge=None) -> bool:
     """Ask this platform for a keyboard with digits and a decimal point; whether it was asked
     (a desktop has its own keyboard). Raises what the platform's bridge raises."""
     if platform == "android":
-        if autoclass is None:
-            from jnius import autoclass
-        autoclass("org.kivy.android.PythonActivity").changeKeyboard(ANDROID_DECIMAL_KEYPAD)
+        if bridge is None:
+            import jnius as bridge
+        bridge.autoclass("org.kivy.android.PythonActivity").changeKeyboard(ANDROID_DECIMAL_KEYPAD)
         return True
     if platform == "ios":
-        if autoclass is None:
-            from pyobjus import autoclass
-        return _ios_text_field_asks(autoclass)
+        if bridge is None:
+            import pyobjus as bridge
+        return _ios_text_field_asks(bridge.autoclass, bridge.objc_str)
     return False
 
 
-def _ios_text_field_asks(autoclass) -> bool:
+def _ios_text_field_asks(autoclass, objc_str) -> bool:
     text_field_class = autoclass("UITextField").oclass()
-    view = autoclass("UIApplication").sharedApplication().keyWindow.rootViewController.view
-    subviews = view.subviews
+    subviews = autoclass("UIApplication").sharedApplication().valueForKeyPath_(
+        objc_str("keyWindow.rootViewController.view.subviews"))
     for index in range(subviews.count()):
         field = subviews.objectAtIndex_(index)
         if field.isKindOfClass_(text_field_class):
-            if field.keyboardType != UI_KEYBOARD_TYPE_NUMBERS_AND_PUNCTUATION:
+            shown = field.valueForKey_(objc_str("keyboardType")).intValue()
+            if shown != UI_KEYBOARD_TYPE_NUMBERS_AND_PUNCTUATION:
                 field.setKeyboardType_(UI_KEYBOARD_TYPE_NUMBERS_AND_PUNCTUATION)
                 if field.isFirstResponder():
                     field.reloadInputViews()

@@ -12,6 +12,7 @@ desktop tests run the same packing, size checks and decoding the phones run; onl
 
 from __future__ import annotations
 
+import importlib
 import math
 import os
 import struct
@@ -26,6 +27,10 @@ FLOAT_BYTES = 4
 # TFLTensorDataType (TFLTensor.h): Float32 is 1 in every release; the other values moved when
 # Float16 was inserted, so only the one this app feeds is named.
 IOS_TENSOR_TYPES = {1: FLOAT32}
+# The pod ios/Podfile pins (a test holds the two equal). Its kernels are TensorFlow Lite's of
+# that release, not the ai-edge-litert release `pocketml verify` ran: on iOS the golden rows of
+# the self-check are the only proof that they compute what was verified.
+IOS_POD = "TensorFlowLiteObjC 2.17.0"
 
 
 class ModelMismatch(ValueError):
@@ -42,6 +47,12 @@ def detect_platform() -> str:
 
 
 PLATFORM = detect_platform()
+
+
+def installed(package: str, module: str) -> str:
+    """The release of a desktop runtime's wheel, "ai-edge-litert 2.3.0", from its loaded module's
+    __version__ (importlib.metadata's search of every installed package cost 40 ms of a start)."""
+    return f"{package} {importlib.import_module(module).__version__}"
 
 
 def element_count(shape: Sequence[int]) -> int:
@@ -98,6 +109,18 @@ class RowCodec:
 
 class Predictor:
     runtime = "?"  # shown in the app's footer, e.g. "LiteRT (desktop)"
+    proof_runtime = "litert"  # the runtime of `pocketml verify` whose rows this one repeats
+
+    def release(self) -> str:
+        """The runtime release computing here, as the runtime itself reports it."""
+        raise NotImplementedError
+
+    def runtime_version(self) -> str:
+        """release(), or why it is unknown: a log line never stops the app."""
+        try:
+            return self.release()
+        except Exception as err:
+            return f"release unknown ({first_line(err)})"
 
     @classmethod
     def load(cls, bundle) -> "Predictor":
@@ -134,6 +157,9 @@ class DesktopLiteRT(Predictor):
         return cls(Interpreter(model_path=str(bundle.path("model.tflite")), num_threads=1),
                    bundle.form.n_columns)
 
+    def release(self) -> str:
+        return installed("ai-edge-litert", "ai_edge_litert")
+
     def predict(self, row: Sequence[float]) -> float:
         packed = self.np.frombuffer(self.codec.pack(row), self.np.float32)
         self.interpreter.set_tensor(self.input["index"], packed.reshape(self.input["shape"]))
@@ -145,6 +171,7 @@ class DesktopOnnx(Predictor):
     """ONNX Runtime on model.onnx, for desktops where LiteRT has no wheel (Windows, macOS x86)."""
 
     runtime = "ONNX Runtime (desktop fallback)"
+    proof_runtime = "onnxruntime"
     ONNX_TYPES = {"tensor(float)": FLOAT32}
 
     def __init__(self, session, columns: int):
@@ -174,6 +201,9 @@ class DesktopOnnx(Predictor):
                                        providers=["CPUExecutionProvider"])
         return cls(session, bundle.form.n_columns)
 
+    def release(self) -> str:
+        return installed("onnxruntime", "onnxruntime")
+
     def predict(self, row: Sequence[float]) -> float:
         packed = self.np.frombuffer(self.codec.pack(row), self.np.float32).reshape(1, -1)
         return self.codec.unpack(self.session.run(None, {self.input_name: packed})[0].tobytes())
@@ -182,7 +212,10 @@ class DesktopOnnx(Predictor):
 class AndroidLiteRT(Predictor):
     """LiteRT's Java Interpreter (Maven com.google.ai.edge.litert:litert, added by buildozer's
     android.gradle_dependencies), called through pyjnius with direct native-order buffers sized
-    from the tensors' own byte counts."""
+    from the tensors' own byte counts. LiteRT 2.x ships org.tensorflow.lite.Interpreter in that
+    artifact beside its newer CompiledModel API (LiteRT's litert/kotlin/src/copied_from_tflite/);
+    the Interpreter is what ai_edge_litert.interpreter.Interpreter drives in every proof, so the
+    phone runs the path that was verified."""
 
     runtime = "LiteRT (Android)"
 
@@ -204,6 +237,11 @@ class AndroidLiteRT(Predictor):
         self.input = ByteBuffer.allocateDirect(given.numBytes()).order(order)
         self.output = ByteBuffer.allocateDirect(output.numBytes()).order(order)
         return self
+
+    def release(self) -> str:
+        from jnius import autoclass
+
+        return f"LiteRT {autoclass('org.tensorflow.lite.TensorFlowLite').runtimeVersion()}"
 
     def predict(self, row: Sequence[float]) -> float:
         self.input.clear()
@@ -250,6 +288,9 @@ class IOSTFLite(Predictor):
                                     tensors=(interpreter.inputTensorCount,
                                              interpreter.outputTensorCount))
         return self
+
+    def release(self) -> str:
+        return IOS_POD
 
     @staticmethod
     def shape(tensor) -> list[int]:

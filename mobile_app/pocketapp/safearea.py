@@ -1,10 +1,11 @@
 """How much of the top and bottom of the screen the phone itself covers: on an iPhone the notch
 (or Dynamic Island) and the home indicator; on Android 15 and later, where an app that targets
-API 35 is drawn edge to edge and SDL does not opt out, the status bar, the navigation bar and a
-camera cut-out. Kivy 2.3.1 knows no safe area, so the app pads its screens by these insets.
+API 35 is drawn edge to edge and SDL does not opt out, the status bar, the navigation bar, a
+camera cut-out and the soft keyboard while it is open. Kivy 2.3.1 knows no safe area, so the app pads its screens by these insets.
 
 On iOS they come from UIKit (the key window's safeAreaLayoutGuide, in points, which are Kivy's
-dp there). On Android they come from the window's WindowInsets through pyjnius (system bars and
+dp there), read by key-value coding: the key window is SDL's UIWindow subclass, on which pyobjus
+makes UIView's properties getter methods, not attributes (keyboard.py says why). On Android they come from the window's WindowInsets through pyjnius (system bars and
 display cut-out), counted only where the app's content view really lies under them: before
 edge to edge, Android keeps the window clear of its bars itself. Where they cannot be read, the
 largest insets of current phones are used, so nothing is ever drawn under a bar. Desktops: none.
@@ -45,26 +46,30 @@ def safe_area(platform: str) -> Insets:
 
 def ios_safe_area() -> Insets:
     try:
-        from pyobjus import autoclass
+        from pyobjus import autoclass, objc_str
 
-        window = autoclass("UIApplication").sharedApplication().keyWindow
-        frame = window.safeAreaLayoutGuide.layoutFrame
-        return insets_from_layout_frame(window.frame.size.height, frame.origin.y, frame.size.height)
+        window = autoclass("UIApplication").sharedApplication().valueForKey_(objc_str("keyWindow"))
+        frame = window.valueForKeyPath_(objc_str("safeAreaLayoutGuide.layoutFrame")).CGRectValue()
+        height = window.valueForKey_(objc_str("frame")).CGRectValue().size.height
+        return insets_from_layout_frame(height, frame.origin.y, frame.size.height)
     except Exception:  # no key window yet, or a pyobjus without these structs: stay clear
         return Insets(*LARGEST_IPHONE_INSETS)
 
 
 def android_safe_area() -> Insets:
-    from jnius import autoclass
+    try:  # the bridge itself: a failure here must not stop the app before any screen exists
+        from jnius import autoclass
 
-    sdk = autoclass("android.os.Build$VERSION").SDK_INT
+        sdk = autoclass("android.os.Build$VERSION").SDK_INT
+    except Exception:  # the phone's API level unknown: stay clear as on the newest
+        return Insets(*LARGEST_ANDROID_INSETS)
     try:
         activity = autoclass("org.kivy.android.PythonActivity").mActivity
         decor = activity.getWindow().getDecorView()
         insets = decor.getRootWindowInsets()  # None until the window is attached
         if insets is None:
             raise LookupError("the window has no insets yet")
-        top, bottom = bar_and_cutout_insets(autoclass, insets, sdk)
+        top, bottom = covered_insets(autoclass, insets, sdk)
         content = autoclass("android.graphics.Rect")()
         decor.findViewById(autoclass("android.R$id").content).getGlobalVisibleRect(content)
         # Kivy's dp() multiplies by scaledDensity (kivy/metrics.py), so divide by the same.
@@ -75,11 +80,14 @@ def android_safe_area() -> Insets:
                   max(0, bottom - (decor.getHeight() - content.bottom)) / density)
 
 
-def bar_and_cutout_insets(autoclass, insets, sdk: int) -> tuple[int, int]:
-    """Pixels the system bars and the display cut-out take at the window's top and bottom."""
+def covered_insets(autoclass, insets, sdk: int) -> tuple[int, int]:
+    """Pixels the system bars and the display cut-out take at the window's top and bottom, and
+    from Android 15 the soft keyboard too: edge to edge, nothing resizes the window for it any
+    more, so the form would lie under it."""
     if sdk >= INSETS_TYPES_API:
         kinds = autoclass("android.view.WindowInsets$Type")
-        covered = insets.getInsets(kinds.systemBars() | kinds.displayCutout())
+        mask = kinds.systemBars() | kinds.displayCutout()
+        covered = insets.getInsets(mask | kinds.ime() if sdk >= EDGE_TO_EDGE_API else mask)
         return covered.top, covered.bottom
     top, bottom = insets.getSystemWindowInsetTop(), insets.getSystemWindowInsetBottom()
     cutout = insets.getDisplayCutout() if sdk >= DISPLAY_CUTOUT_API else None

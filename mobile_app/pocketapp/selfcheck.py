@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 
 from .bundle import Bundle, BundleError
-from .contract import GOLDEN, GOLDEN_FORMAT
+from .contract import GOLDEN, GOLDEN_FORMAT, PROOF_RUNTIMES
 from .form import ChoiceField, FormSpec
 
 # `pocketml verify`'s float32 tolerance for model.tflite (a test holds the two equal).
@@ -42,6 +42,8 @@ class Verification:
     seconds: float
     runtime: str
     reference: str
+    release: str = "release unknown"  # the runtime release that computed here
+    proved_with: str = "a release not recorded in the bundle"  # what `pocketml verify` ran
 
     @property
     def summary(self) -> str:
@@ -50,7 +52,8 @@ class Verification:
 
     @property
     def log_line(self) -> str:
-        return (f"self-check passed on {self.runtime}: {self.rows}/{self.rows} golden rows match "
+        return (f"self-check passed on {self.runtime} ({self.release}; the proof ran "
+                f"{self.proved_with}): {self.rows}/{self.rows} golden rows match "
                 f"{self.reference} within {short(self.tolerance)} (max diff "
                 f"{short(self.max_diff)}, same decisions) in {1e3 * self.seconds:.1f} ms")
 
@@ -102,7 +105,15 @@ def verify_on_device(bundle: Bundle, predictor) -> Verification:
             f"bundle`, or this device's runtime computes something else. Reinstall the app or "
             f"rebuild the bundle; if this persists, report the device and the runtime.")
     return Verification(len(cases), worst, TOLERANCE, time.perf_counter() - started,
-                        predictor.runtime, golden["reference"])
+                        predictor.runtime, golden["reference"], predictor.runtime_version(),
+                        proof_release(bundle, predictor.proof_runtime))
+
+
+def proof_release(bundle: Bundle, runtime: str) -> str:
+    """The release of `runtime` that computed `pocketml verify`'s rows, from the manifest."""
+    recorded = bundle.manifest.get(PROOF_RUNTIMES)
+    release = recorded.get(runtime) if isinstance(recorded, dict) else None
+    return release if isinstance(release, str) else "a release not recorded in the bundle"
 
 
 def encoding_differences(form: FormSpec, values: dict, row: list[float],

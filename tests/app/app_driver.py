@@ -166,9 +166,14 @@ class Driver:
         self.report["screen"] = type(root).__name__
         self.report["window"] = list(Window.size)
         if not isinstance(root, FormScreen):
-            self.report["message"] = root.message
+            self.report["summary"], self.report["message"] = root.summary, root.message
             self.report["model_loaded"] = self.app.predictor is not None
+            self.report["shown"] = self.texts_on_screen()
             yield from self.settled_shot("app_refused.png")
+            tap(root.ids.details_button)  # what a person does to see why
+            yield from self.settle()
+            self.report["shown_with_details"] = self.texts_on_screen()
+            self.shot("app_refused_details.png")
             return
         self.count_predictions()
         self.report["footer"] = root.footer
@@ -276,6 +281,10 @@ class Driver:
             elif Clock.frames_displayed >= frames + 2:
                 return
         raise RuntimeError(f"the layout still moved after {SETTLE_STEPS} steps of {STEP_S} s")
+
+    def texts_on_screen(self) -> list[str]:
+        return [w.text for w in self.app.root.walk(restrict=True)
+                if isinstance(w, Label) and w.text.strip()]
 
     def settled_shot(self, name: str):
         yield from self.settle()

@@ -9,7 +9,7 @@ Install one with `monkeypatch.setitem(sys.modules, "jnius", FakeJnius(...))` (or
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -35,6 +35,11 @@ def litert(model_path: str):
 
 
 # --- LiteRT's Java API (com.google.ai.edge.litert:litert) and java.nio ----------------------
+# The artifact of the release buildozer.spec pins (2.3.0) carries org.tensorflow.lite's
+# Interpreter, Tensor and TensorFlowLite classes beside the CompiledModel API; these fakes follow
+# google-ai-edge/LiteRT's litert/kotlin/src/copied_from_tflite/java/org/tensorflow/lite/
+# Interpreter.java (the File constructor, run(input, output) through InterpreterApi) and
+# TensorFlowLite.java (runtimeVersion()).
 
 class ByteBuffer:
     """java.nio.ByteBuffer, direct: position, limit and capacity as the JDK keeps them."""
@@ -163,6 +168,17 @@ class JavaInterpreter:
         output.put(self.runtime.get_tensor(self.outputs[0]["index"]).tobytes())
 
 
+class TensorFlowLite:
+    """org.tensorflow.lite.TensorFlowLite: runtimeVersion() names the linked runtime's release;
+    here the wheel the fake interpreter runs."""
+
+    @staticmethod
+    def runtimeVersion() -> str:  # noqa: N802 (Java's name)
+        from importlib.metadata import version
+
+        return version("ai-edge-litert")
+
+
 class FakeJnius:
     """The `jnius` module: autoclass(name) for the classes the app names."""
 
@@ -171,143 +187,14 @@ class FakeJnius:
     def __init__(self, **classes):
         self.classes = {"java.io.File": JavaFile, "java.nio.ByteBuffer": ByteBuffer,
                         "java.nio.ByteOrder": ByteOrder,
-                        "org.tensorflow.lite.Interpreter": JavaInterpreter, **classes}
+                        "org.tensorflow.lite.Interpreter": JavaInterpreter,
+                        "org.tensorflow.lite.TensorFlowLite": TensorFlowLite, **classes}
 
     def autoclass(self, name: str):
         try:
             return self.classes[name]
         except KeyError:
             raise JavaException(f"java.lang.ClassNotFoundException: {name}") from None
-
-
-# --- Android's window insets (android.view.WindowInsets, API 23+) ----------------------------
-
-STATUS_BARS, NAVIGATION_BARS, CAPTION_BAR, DISPLAY_CUTOUT = 1, 2, 4, 128  # WindowInsets.Type
-
-
-class InsetsType:
-    """android.view.WindowInsets.Type (API 30): bit masks, systemBars() = status | nav | caption."""
-
-    @staticmethod
-    def systemBars() -> int:
-        return STATUS_BARS | NAVIGATION_BARS | CAPTION_BAR
-
-    @staticmethod
-    def displayCutout() -> int:
-        return DISPLAY_CUTOUT
-
-
-@dataclass
-class Sides:
-    """Pixels at each side: android.graphics.Insets (public final fields) and
-    android.graphics.Rect (public fields, filled in by View.getGlobalVisibleRect)."""
-    left: int = 0
-    top: int = 0
-    right: int = 0
-    bottom: int = 0
-
-
-GraphicsInsets = Rect = Sides
-
-
-@dataclass
-class DisplayCutout:
-    top: int
-    bottom: int = 0
-
-    def getSafeInsetTop(self) -> int:
-        return self.top
-
-    def getSafeInsetBottom(self) -> int:
-        return self.bottom
-
-
-@dataclass
-class WindowInsets:
-    """Per type, the pixels it covers at each side; getInsets(mask) is their union, the largest
-    inset per side of the types in the mask (WindowInsets.getInsets's contract). The per-side
-    getters before API 30 give the system bars alone."""
-    by_type: dict[int, GraphicsInsets]
-    sdk: int
-
-    def getInsets(self, mask: int) -> GraphicsInsets:
-        if self.sdk < 30:
-            raise JavaException("java.lang.NoSuchMethodError: getInsets")
-        return self.union(mask)
-
-    def union(self, mask: int) -> GraphicsInsets:
-        chosen = [insets for kind, insets in self.by_type.items() if kind & mask]
-        return GraphicsInsets(*(max((getattr(i, side) for i in chosen), default=0)
-                                for side in ("left", "top", "right", "bottom")))
-
-    def getSystemWindowInsetTop(self) -> int:
-        return self.union(STATUS_BARS | NAVIGATION_BARS).top
-
-    def getSystemWindowInsetBottom(self) -> int:
-        return self.union(STATUS_BARS | NAVIGATION_BARS).bottom
-
-    def getDisplayCutout(self):
-        if self.sdk < 28:
-            raise JavaException("java.lang.NoSuchMethodError: getDisplayCutout")
-        cutout = self.by_type.get(DISPLAY_CUTOUT)
-        return None if cutout is None else DisplayCutout(cutout.top, cutout.bottom)
-
-
-CONTENT_ID = 16908290  # android.R.id.content
-
-
-@dataclass
-class View:
-    top: int
-    bottom: int
-
-    def getGlobalVisibleRect(self, rect: Rect) -> bool:
-        rect.top, rect.bottom = self.top, self.bottom
-        return True
-
-
-@dataclass
-class DecorView:
-    height: int
-    content: View
-    insets: WindowInsets | None  # None: not attached to a window yet
-
-    def getRootWindowInsets(self):
-        return self.insets
-
-    def getHeight(self) -> int:
-        return self.height
-
-    def findViewById(self, identifier: int):
-        return self.content if identifier == CONTENT_ID else None
-
-
-@dataclass
-class Phone:
-    """An Android phone's screen as the app's activity sees it (pixels)."""
-    sdk: int
-    height: int
-    density: float  # DisplayMetrics.scaledDensity
-    content_top: int  # where the app's content view starts and ends in the window
-    content_bottom: int
-    insets: dict[int, GraphicsInsets] | None = field(default_factory=dict)
-
-    def jnius(self) -> FakeJnius:
-        insets = None if self.insets is None else WindowInsets(self.insets, self.sdk)
-        decor = DecorView(self.height, View(self.content_top, self.content_bottom), insets)
-        metrics = type("DisplayMetrics", (), {"scaledDensity": self.density})()
-        resources = type("Resources", (), {"getDisplayMetrics": lambda _self: metrics})()
-        window = type("Window", (), {"getDecorView": lambda _self: decor})()
-        activity = type("PythonActivity", (), {"getWindow": lambda _self: window,
-                                               "getResources": lambda _self: resources})()
-        return FakeJnius(**{
-            "org.kivy.android.PythonActivity": type("PythonActivityClass", (),
-                                                    {"mActivity": activity}),
-            "android.os.Build$VERSION": type("VERSION", (), {"SDK_INT": self.sdk}),
-            "android.view.WindowInsets$Type": InsetsType,
-            "android.graphics.Rect": Rect,
-            "android.R$id": type("id", (), {"content": CONTENT_ID}),
-        })
 
 
 # --- TFLite's Objective-C API (pod TensorFlowLiteObjC) and Foundation, through pyobjus -------

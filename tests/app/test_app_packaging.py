@@ -148,41 +148,7 @@ def test_build_apk_runs_buildozer_in_the_app_folder_when_nothing_is_missing(
     assert command[1:] == ["android", "debug"] and options["cwd"] == APP
 
 
-@pytest.fixture
-def buildable(monkeypatch, tmp_path):
-    """A bundle, and a machine with every build tool: only the keystore can be missing."""
-    monkeypatch.setattr(app_launcher, "DEFAULT_BUNDLE", tmp_path)
-    (tmp_path / "manifest.json").write_text("{}")
-    monkeypatch.setattr(app_launcher, "missing_for_apk", lambda: [])
-    for name in app_launcher.RELEASE_KEYSTORE:
-        monkeypatch.delenv(name, raising=False)
-
-
-def test_a_release_build_without_a_keystore_says_how_to_make_one(buildable, capsys,
-                                                                 no_subprocess, monkeypatch,
-                                                                 tmp_path):
-    assert cli.main(["apk", "--release"]) == 2
-    message = capsys.readouterr().err
-    assert all(name in message for name in app_launcher.RELEASE_KEYSTORE)
-    assert "keytool -genkeypair" in message and "cannot build the release APK" in message
-    monkeypatch.setenv("P4A_RELEASE_KEYSTORE", str(tmp_path / "absent.keystore"))
-    for name in app_launcher.RELEASE_KEYSTORE[1:]:
-        monkeypatch.setenv(name, "secret")
-    assert cli.main(["apk", "--release"]) == 2
-    assert "absent.keystore is not a file" in capsys.readouterr().err
-    assert no_subprocess == []  # buildozer never started
-
-
-def test_a_release_build_runs_buildozer_android_release(buildable, no_subprocess, monkeypatch,
-                                                        tmp_path):
-    keystore = tmp_path / "release.keystore"
-    keystore.write_bytes(b"keystore")
-    monkeypatch.setenv("P4A_RELEASE_KEYSTORE", str(keystore))
-    for name in app_launcher.RELEASE_KEYSTORE[1:]:
-        monkeypatch.setenv(name, "secret")
-    assert cli.main(["apk", "--release"]) == 0
-    [(command, options)] = no_subprocess
-    assert command[1:] == ["android", "release"] and options["cwd"] == APP
+# The release build's keystore and trust checks: tests/test_release_signed.py.
 
 
 def test_apk_names_every_tool_a_build_needs_and_no_rust(monkeypatch, tmp_path):

@@ -11,7 +11,6 @@ at; the README shows one."""
 from __future__ import annotations
 
 import json
-import re
 import shutil
 import sys
 
@@ -147,7 +146,4 @@ def test_safe_area_insets_come_from_uikits_layout_frame():
     assert safe_area("ios") == Insets(*LARGEST_IPHONE_INSETS)
 
 
-def test_ios_builds_run_portrait_only():
-    main = (APP / "main.py").read_text()
-    assert re.search(r'PLATFORM == "ios".*\n.*os\.environ\.setdefault\("KIVY_ORIENTATION", '
-                     r'"Portrait"\)', main)
+# iOS portrait: tests/test_ios_build.py (locked in the Xcode project's Info.plist).

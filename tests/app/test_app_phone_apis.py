@@ -30,13 +30,13 @@ def test_on_android_a_number_field_gets_the_decimal_keypad():
     PythonActivity.reset()
     kivy_shows_the_number_keyboard()
     assert PythonActivity.keyboard_shown() == TYPE_CLASS_NUMBER  # Kivy's: no decimal key
-    assert ask_for_decimal_keys("android", platform_fakes.android_autoclass) is True
+    assert ask_for_decimal_keys("android", platform_fakes.JNIUS) is True
     shown = PythonActivity.keyboard_shown()
     assert shown == TYPE_CLASS_NUMBER | TYPE_NUMBER_FLAG_DECIMAL == 0x2002
     # the next number field: Kivy does not ask again while text input is active, and the
     # same type again does not restart the input method
     restarts = len(PythonActivity.restarts)
-    ask_for_decimal_keys("android", platform_fakes.android_autoclass)
+    ask_for_decimal_keys("android", platform_fakes.JNIUS)
     assert len(PythonActivity.restarts) == restarts and PythonActivity.keyboard_shown() == shown
 
 
@@ -45,21 +45,21 @@ def test_on_android_a_number_field_gets_the_decimal_keypad():
 def test_on_ios_sdls_text_field_shows_digits_and_a_point_at_once():
     kit = UIKit()
     kit.text_field.becomeFirstResponder()  # SDL_StartTextInput, from Kivy's request_keyboard
-    assert kit.text_field.shown == 0  # the text keyboard: Kivy ignores input_type on iOS
-    assert ask_for_decimal_keys("ios", kit.autoclass) is True
-    assert kit.text_field.shown == 2  # UIKeyboardTypeNumbersAndPunctuation
+    assert kit.text_field.values["shown"] == 0  # the text keyboard: Kivy ignores input_type on iOS
+    assert ask_for_decimal_keys("ios", kit.pyobjus) is True
+    assert kit.text_field.values["shown"] == 2  # UIKeyboardTypeNumbersAndPunctuation
 
 
 def test_on_ios_the_keyboard_type_holds_for_the_next_focus():
     kit = UIKit()
-    ask_for_decimal_keys("ios", kit.autoclass)
-    assert kit.text_field.shown is None  # no keyboard yet, nothing reloaded
+    ask_for_decimal_keys("ios", kit.pyobjus)
+    assert kit.text_field.values["shown"] is None  # no keyboard yet, nothing reloaded
     kit.text_field.becomeFirstResponder()
-    assert kit.text_field.shown == 2
+    assert kit.text_field.values["shown"] == 2
 
 
 def test_without_sdls_text_field_nothing_is_changed():
-    assert ask_for_decimal_keys("ios", UIKit(with_text_field=False).autoclass) is False
+    assert ask_for_decimal_keys("ios", UIKit(with_text_field=False).pyobjus) is False
 
 
 def test_a_desktop_keeps_its_keyboard():

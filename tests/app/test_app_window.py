@@ -29,7 +29,8 @@ def test_a_test_set_patient_gets_the_models_prediction(display, tmp_path, kidney
     verified, runtime = report["footer"].split("\n")
     assert re.fullmatch(VERIFIED, verified) and runtime == "LiteRT (desktop), offline, unsigned"
     [logged] = report["log"]  # the self-check's result also goes to the app's log
-    assert logged.startswith("pocketml: self-check passed on LiteRT (desktop): 32/32 golden rows")
+    assert logged.startswith("pocketml: self-check passed on LiteRT (desktop) (ai-edge-litert ")
+    assert "): 32/32 golden rows" in logged and logged.endswith("; bundle unsigned")
     assert [f["name"] for f in report["fields"]] == ["sg", "al", "sod", "hemo", "pc", "htn", "dm"]
     assert report["fields"][3]["hint"] == "g/dL, range 3 to 20"
     assert report["fields"][4]["choices"] == ["abnormal", "normal"]
