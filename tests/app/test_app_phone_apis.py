@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -86,7 +87,7 @@ def test_the_app_on_ios_sets_the_users_text_size_before_its_widgets(display, tmp
     largest standard one): Kivy's sp follows it, as it follows Android's font scale."""
     code = (
         "import sys, types\n"
-        f"sys.path[:0] = [{str(APP)!r}, {str(APP.parent / 'tests')!r}]\n"
+        f"sys.path[:0] = [{str(APP)!r}, {str(Path(__file__).parent)!r}]\n"
         "from platform_fakes import UIKit\n"
         "sys.modules['pyobjus'] = types.SimpleNamespace("
         "autoclass=UIKit('ExtraExtraExtraLarge').autoclass)\n"
