@@ -18,7 +18,7 @@ from pocketml.export.convert.exporter import check_formats, export_formats, resu
 from pocketml.export.formats import FORMATS
 from pocketml.export.verify.fp16_arithmetic import (add_fp16_arithmetic, fp16_markdown, fp16_record,
                                                    host_runner)
-from pocketml.export.verify.golden import write_golden
+from pocketml.export.verify.golden import app_form, write_golden
 from pocketml.export.convert.job import ExportJob, calibration_rows
 from pocketml.export.verify.input_sets import input_sets, random_budget
 from pocketml.export.verify.parity import check_parity, parity_document, parity_markdown
@@ -285,6 +285,8 @@ def bundle_folder(folder: Path, to: Path, log=print, signing: Signing = UNSIGNED
         missing = [name for name in BUNDLE_FILES if name not in manifest["files"]]
         if missing:
             raise UserError(f"{folder} lacks {', '.join(missing)}; run `pocketml export {folder}`.")
+        # before the verification: a model the app cannot show costs no minute of parity
+        app_form(artifacts.read_json(folder / artifacts.SCHEMA), f"{folder / artifacts.SCHEMA}")
         if verification is None or verification.manifest_sha256 != sha256_file(folder / MANIFEST):
             log(f"verifying {folder} before bundling it")
             verification = verify_into(folder, log)

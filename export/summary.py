@@ -19,11 +19,14 @@ def headline(metrics: dict) -> str:
     test = metrics["test"]
     if "rmse" in test:
         return f"RMSE {test['rmse']:.3g} (naive last value {test['naive_rmse']:.3g})"
+    if "root_mean_squared_error" in test:  # a table's regressor (train/table/)
+        return f"test RMSE {test['root_mean_squared_error']:.4g}, R² {test['r2']:.3f}"
     if "roc_auc" in test:
         cv = metrics["cv"]
         return (f"CV accuracy {cv['accuracy']['mean']:.4f}, CV ROC AUC "
                 f"{cv['roc_auc']['mean']:.4f}; test accuracy {test['accuracy']:.3f}")
-    return f"accuracy {test['accuracy']:.4f} on {test.get('digits', '?')} held out"
+    held_out = test.get("digits", metrics.get("split", {}).get("test_rows", "?"))
+    return f"accuracy {test['accuracy']:.4f} on {held_out} held out"
 
 
 def summary_row(name: str, folder: Path, seconds: float) -> dict:

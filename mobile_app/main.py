@@ -10,13 +10,16 @@ Runs on Android and iOS (buildozer / kivy-ios package this folder) and on a desk
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 from pocketapp.bundle import BundleError, open_bundle
-from pocketapp.explain import MODEL_NOT_MEDICAL, explain
-from pocketapp.form import ChoiceField
+from pocketapp.explain import explain
+from pocketapp.form import BINARY, ChoiceField
+from padscreen import DrawingScreen
 from pocketapp.keyboard import ask_for_decimal_keys
+from pocketapp.pad import STROKES, PadSpec
 from pocketapp.predictors import PLATFORM, load_predictor
 from pocketapp.refusal import details, for_the_person
 from pocketapp.signature import SignatureError, trusted_key
@@ -165,6 +168,8 @@ class PocketMLApp(App):
         self.bundle, self.predictor = bundle, predictor
         # the footer's trust state too: the logcat of a CI run proves which key the app trusted
         Logger.info(f"pocketml: {self.verification.log_line}; bundle {self.trust()}")
+        if isinstance(bundle.form, PadSpec):
+            return DrawingScreen(heading=bundle.form.heading, footer=self.footer())
         return self.build_form()
 
     def refusal(self, err: Exception) -> "ErrorScreen":
@@ -179,9 +184,7 @@ class PocketMLApp(App):
 
     def build_form(self) -> FormScreen:
         form = self.bundle.form
-        screen = FormScreen(heading=f"{form.model_name}: probability of {form.positive_class}",
-                            footer=f"{self.verification.summary}\n"
-                                   f"{self.predictor.runtime}, offline, {self.trust()}")
+        screen = FormScreen(heading=form.heading, footer=self.footer())
         for field in form.fields:
             title = f"{field.label} ({field.name})" if field.label != field.name else field.name
             if isinstance(field, ChoiceField):
@@ -191,6 +194,24 @@ class PocketMLApp(App):
             screen.ids.fields.add_widget(entry)
             self.entries[field.name] = entry
         return screen
+
+    def footer(self) -> str:
+        return f"{self.verification.summary}\n{self.predictor.runtime}, offline, {self.trust()}"
+
+    def submit_drawing(self) -> None:
+        """The drawing as the image the model was trained on (pocketapp/drawing.py), ranked."""
+        pad = self.bundle.form
+        row, errors = pad.encode({STROKES: json.dumps(self.root.ids.drawing.strokes)})
+        try:
+            shown = errors or {"": "\n".join(pad.decide(self.predictor.predict(row)).lines)}
+        except Exception as err:  # a runtime failure is reported, never raised into Kivy
+            shown = {"failed": f"The model failed on this drawing: {err}"}
+        (name, text), = shown.items()
+        self.root.result, self.root.result_is_error = text, bool(name)
+
+    def clear_drawing(self) -> None:
+        self.root.ids.drawing.clear()
+        self.root.result = ""
 
     def submit(self) -> None:
         """Validate every field, then predict only when all are valid."""
@@ -210,7 +231,8 @@ class PocketMLApp(App):
         except Exception as err:  # a runtime failure is reported, never raised into Kivy
             self.show(f"The model failed on this input: {err}", error=True)
             return
-        self.show(f"Probability of {prediction.positive_class}: {prediction.percent}\n"
+        self.show("\n".join(prediction.lines) if form.task != BINARY else
+                  f"Probability of {prediction.positive_class}: {prediction.percent}\n"
                   f"Predicted class: {prediction.label} (threshold {prediction.threshold:.0%})\n"
                   f"{NOT_A_DIAGNOSIS}", error=False)
         self.show_explanation()
@@ -220,7 +242,7 @@ class PocketMLApp(App):
         panel.clear_widgets()
         if self.explanation is None:
             return
-        panel.add_widget(Factory.ExplanationHeading(text=MODEL_NOT_MEDICAL))
+        panel.add_widget(Factory.ExplanationHeading(text=self.explanation.heading))
         contributions = self.explanation.contributions
         largest = max(abs(c.log_odds) for c in contributions) or 1.0
         for contribution in contributions:

@@ -13,7 +13,7 @@ from pocketml.app_launcher import APP
 from pocketml.commands import (MODELS, cmd_all, cmd_apk, cmd_app, cmd_bench, cmd_bundle,
                                cmd_compare_optimizers, cmd_data, cmd_diagnose, cmd_explain,
                                cmd_export, cmd_keygen, cmd_train_digits, cmd_train_kidney,
-                               cmd_train_sequence, cmd_verify)
+                               cmd_train_sequence, cmd_train_table, cmd_verify)
 from pocketml.folder.errors import UserError
 from pocketml.train.kidney.choices import BALANCERS, FEATURE_SETS, SELECTORS
 from pocketml.options import (add_arm64, add_common_training, add_data_source,
@@ -31,7 +31,7 @@ def add_data_command(commands) -> None:
 def add_train_command(commands) -> None:
     train = commands.add_parser("train", help="train a model and write its folder")
     models = train.add_subparsers(dest="model", required=True, metavar="MODEL")
-    for add in (add_train_kidney, add_train_digits, add_train_sequence):
+    for add in (add_train_kidney, add_train_table, add_train_digits, add_train_sequence):
         add(models)
 
 
@@ -54,6 +54,34 @@ def add_train_kidney(models) -> None:
                              "(default 100,000); the final models train on all of them")
     add_common_training(kidney)
     kidney.set_defaults(handler=cmd_train_kidney)
+
+
+def add_train_table(models) -> None:
+    table = models.add_parser(
+        "table", help="the lecture's pipeline on your own CSV: binary, multi-class or numeric "
+                      "target")
+    table.add_argument("--data", type=Path, required=True, help="your table, a CSV with a header")
+    table.add_argument("--target", required=True, help="the column to predict")
+    add_table_task(table)
+    table.add_argument("--sidecar", type=Path, metavar="JSON",
+                       help="units, plausible ranges, labels, types and columns to ignore "
+                            "(docs/models.md: Your own table)")
+    table.add_argument("--balance", default="auto", choices=("auto", *BALANCERS),
+                       help="class balancing on training folds only; auto: SMOTE(NC) when the "
+                            "smallest class has under 80%% of the largest's rows")
+    table.add_argument("--select", default="mutual-info", choices=("mutual-info", "f-test"),
+                       help="how fields are ranked for selection")
+    table.add_argument("--k", type=int, default=10, help="fields kept (default 10)")
+    table.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    add_common_training(table)
+    table.set_defaults(handler=cmd_train_table)
+
+
+def add_table_task(parser) -> None:
+    parser.add_argument("--task", default="auto",
+                        choices=("auto", "binary", "multiclass", "regression"),
+                        help="auto: numbers with more than 10 values are a regression, two "
+                             "values binary, else multi-class")
 
 
 def add_train_digits(models) -> None:
@@ -180,12 +208,19 @@ def add_explain_command(commands) -> None:
 
 def add_all_command(commands) -> None:
     everything = commands.add_parser(
-        "all", help="train, export and verify models; bundle the kidney model into the app")
+        "all", help="train, export and verify models; bundle one (--app) into the app")
     everything.add_argument("--models", default="kidney",
                             help=f"comma-separated, from {', '.join(MODELS)} (default kidney)")
     everything.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    everything.add_argument("--app", metavar="NAME",
+                            help="which of --models goes into the app: kidney (the default "
+                                 "when trained), table or digits (a drawing pad)")
+    everything.add_argument("--table", type=Path, metavar="FILE.csv",
+                            help="with --models table: your CSV (as `train table --data`)")
+    everything.add_argument("--target", help="with --models table: the column to predict")
+    add_table_task(everything)
     everything.add_argument("--app-model", type=Path,
-                            help="where to bundle the kidney model (default: the app's "
+                            help="where to bundle the app's model (default: the app's "
                                  "mobile_app/model, which `pocketml app` and `apk` read)")
     add_data_source(everything)
     add_common_training(everything)

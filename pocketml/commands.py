@@ -102,7 +102,28 @@ MODELS = {
     "digits": lambda out, args, finish: train_digits_model(out, args, finish=finish),
     "rnn": lambda out, args, finish: train_sequence_model(out, args, "rnn", finish=finish),
     "lstm": lambda out, args, finish: train_sequence_model(out, args, "lstm", finish=finish),
+    "table": lambda out, args, finish: train_table_model(out, args, args.table, finish,
+                                                         task=args.task),
 }
+# What the app can show: a form built from a table's columns, a drawing pad for the digits CNN.
+APP_MODELS = ("kidney", "table", "digits")
+
+
+def cmd_train_table(args) -> int:
+    train_table_model(args.out, args, args.data, sealed(signing_of(args)), task=args.task,
+                      sidecar=args.sidecar, balance=args.balance, select=args.select, k=args.k,
+                      folds=args.folds)
+    return 0
+
+
+def train_table_model(out: Path | None, args, data: Path, finish=None, **pipeline_options) -> None:
+    """`pipeline_options`: task, sidecar, balance, select, k, folds (TableOptions' defaults
+    else)."""
+    from pocketml.train.table.train import TableOptions, train_table
+
+    train_table(TableOptions(data=data, target=args.target, out=out, optimizer=args.optimizer,
+                             device=args.device, seed=args.seed, progress=not args.no_progress,
+                             force=args.force, **pipeline_options), finish=finish)
 
 
 def cmd_train_digits(args) -> int:
@@ -209,7 +230,8 @@ def parse_models(text: str) -> list[str]:
 
 
 def cmd_all(args) -> int:
-    """Train, export and verify each model; bundle the kidney model into the app; summarise.
+    """Train, export and verify each model; bundle the --app model (kidney by default) into
+    the app; summarise.
 
     Each model folder is replaced once, trained, exported and verified, or not at all."""
     from pocketml.export.formats import DEFAULT_FORMATS
@@ -223,7 +245,8 @@ def cmd_all(args) -> int:
     check_run_options(args.device, args.seed, args.optimizer)
     signing = signing_of(args)
     arm64 = arm64_cpus(args)
-    app_model = app_model_folder(args) if "kidney" in names else None
+    in_app = app_choice(args, names)
+    app_model = app_model_folder(args) if in_app else None
     for name in names:  # refuse a bad target before the first model is trained
         check_target(args.artifacts / name, "--artifacts", args.force)
     if app_model is not None:
@@ -238,7 +261,7 @@ def cmd_all(args) -> int:
             export_into(staging, DEFAULT_FORMATS, shown=shown, arm64=arm64))))
         if not verified[0]:
             failed.append(name)
-        elif name == "kidney":
+        elif name == in_app:
             bundle_folder(folder, app_model, verification=verified[0], signing=signing,
                           force=args.force)
         rows.append(summary_row(name, folder, time.perf_counter() - started))
@@ -251,8 +274,25 @@ def cmd_all(args) -> int:
     return 1 if failed else 0
 
 
+def app_choice(args, names: list[str]) -> str | None:
+    """The model `pocketml all` bundles into the app: --app, else kidney when it is trained;
+    refused before any training when the app cannot show it or it is not trained."""
+    if "table" in names and not (args.table and args.target):
+        raise UserError("--models table needs --table FILE.csv and --target COLUMN.")
+    chosen = args.app or ("kidney" if "kidney" in names else None)
+    if chosen is None:
+        return None
+    if chosen not in names:
+        raise UserError(f"--app {chosen}: not among --models {args.models}; add it there.")
+    if chosen not in APP_MODELS:
+        raise UserError(f"--app {chosen}: the app shows a form for a table model or a "
+                        f"drawing pad for the digits CNN ({', '.join(APP_MODELS)}); {chosen} "
+                        "has neither (its series chart is not built yet).")
+    return chosen
+
+
 def app_model_folder(args) -> Path:
-    """Where `pocketml all` bundles the kidney model: --app-model, else the folder `pocketml app`
+    """Where `pocketml all` bundles the app's model: --app-model, else the folder `pocketml app`
     and `pocketml apk` read, beside the package whatever the current folder."""
     from pocketml.app_launcher import app_bundle
 

@@ -12,7 +12,8 @@ from pocketml.folder.errors import UserError
 from pocketml.export.console import quiet
 from pocketml.folder.manifest import UNLISTED
 from pocketml.pocketapp.bundle import BundleError, open_bundle
-from pocketml.pocketapp.explain import MODEL_NOT_MEDICAL, explain
+from pocketml.pocketapp.explain import explain
+from pocketml.pocketapp.form import BINARY
 from pocketml.pocketapp.predictors import load_predictor
 
 
@@ -34,6 +35,10 @@ def explain_row(folder: Path, text: str, as_json: bool = False, log=print) -> di
     except BundleError as err:
         raise UserError(str(err)) from None
     form = bundle.form
+    if form.reference is None:
+        raise UserError(f"{folder}: this model has no reference row to explain against (a "
+                        "drawing pad's model, or a bundle from an older pocketml); explain "
+                        "takes a table model's bundle or folder.")
     answers = parse_row(text)
     unknown = sorted(set(answers) - {f.name for f in form.fields})
     if unknown:
@@ -47,17 +52,22 @@ def explain_row(folder: Path, text: str, as_json: bool = False, log=print) -> di
         predictor = load_predictor(bundle, "desktop")
     prediction = form.decide(predictor.predict(row))
     explanation = explain(form, row, predictor.predict)
-    result = {"probability": prediction.probability, "label": prediction.label,
-              **explanation.as_dict()}
+    binary = form.task == BINARY
+    result = {**({"probability": prediction.probability} if binary
+                 else {"prediction": prediction.lines}),
+              "label": prediction.label, **explanation.as_dict()}
     if as_json:
         log(json.dumps(result, indent=2))
-    else:
+    elif binary:
         log(f"Probability of {prediction.positive_class}: {prediction.percent} "
             f"(predicted class {prediction.label}, threshold {prediction.threshold:.0%}; "
             f"{predictor.runtime})")
+    else:
+        log(f"{'; '.join(prediction.lines)} ({predictor.runtime})")
+    if not as_json:
         for c in explanation.contributions:
             log(f"  {c.line():<52} (typical: {c.reference})")
         log(f"  {explanation.total_line()}")
-        log(MODEL_NOT_MEDICAL)
+        log(explanation.heading)
     return result
 

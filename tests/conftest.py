@@ -6,6 +6,7 @@ imported as `pocketml export --model` finds it."""
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import shutil
 import sys
@@ -58,6 +59,29 @@ def kidney_folder(tmp_path_factory, ckd_csv) -> Path:
     train_kidney(KidneyOptions(out=folder, data=ckd_csv, progress=False), log=lambda _: None)
     assert export_folder(folder, DEFAULT_FORMATS, log=lambda _: None)
     return folder
+
+
+@pytest.fixture(scope="session")
+def wine_folder(tmp_path_factory) -> Path:
+    """A multi-class table model (tests/table_data.py): every field kept, the categorical one
+    among them (with 10, mutual information drops colour); trained, exported, verified."""
+    from table_data import trained_and_exported, wine_csv
+
+    folder = tmp_path_factory.mktemp("wine")
+    return trained_and_exported(wine_csv(folder), folder / "model", "--target", "target",
+                                "--k", "14")
+
+
+@pytest.fixture(scope="session")
+def diabetes_folder(tmp_path_factory) -> Path:
+    """A regression table model with a sidecar's units; trained, exported, verified."""
+    from table_data import DIABETES_SIDECAR, diabetes_csv, trained_and_exported
+
+    folder = tmp_path_factory.mktemp("diabetes")
+    sidecar = folder / "diabetes.json"
+    sidecar.write_text(json.dumps(DIABETES_SIDECAR))
+    return trained_and_exported(diabetes_csv(folder), folder / "model", "--target", "target",
+                                "--sidecar", str(sidecar))
 
 
 @pytest.fixture

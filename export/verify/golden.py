@@ -29,7 +29,9 @@ from pocketml.export.formats import FORMATS
 from pocketml.export.verify.input_sets import input_sets
 from pocketml.folder.reference import run_batches, torch_runner
 from pocketml.pocketapp.contract import GOLDEN_FORMAT
+from pocketml.export.verify.golden_drawings import drawn_golden
 from pocketml.pocketapp.form import FormSpec, NumericField, SchemaError
+from pocketml.pocketapp.pad import PadSpec, spec_for
 from pocketml.folder import artifacts
 
 N_ROWS = 32
@@ -42,9 +44,11 @@ FP32_MARK = FORMATS["tflite"].tolerance.max_abs_diff
 def write_golden(model_folder: Path, path: Path) -> dict:
     """golden.json at `path` for a folder written by `pocketml train`."""
     folder = Path(model_folder)
-    document = golden_cases(artifacts.load_model(folder),
-                            artifacts.read_json(folder / artifacts.SCHEMA),
-                            artifacts.load_test_set(folder))
+    schema = artifacts.read_json(folder / artifacts.SCHEMA)
+    form = app_form(schema)
+    document = (drawn_golden(artifacts.load_model(folder), form) if isinstance(form, PadSpec)
+                else golden_cases(artifacts.load_model(folder), schema,
+                                  artifacts.load_test_set(folder)))
     artifacts.write_json(path, document)
     return document
 
@@ -62,10 +66,7 @@ def golden_cases(module: nn.Module, schema: dict,
         raise UserError(f"golden cases take a model with one input, not {len(example)}.")
     sets = input_sets(schema, example, test_set, n_random=0)
     run = torch_runner(module.eval())
-    try:
-        form = FormSpec(schema)
-    except SchemaError as err:
-        raise UserError(f"the app cannot build its form from this schema: {err}") from None
+    form = app_form(schema)
     test = next((s for s in sets if s.labels is not None), None)
     edges = next((s for s in sets if s.name == EDGE_CASES), None)
     sources, rows, values = [], [], []
@@ -73,10 +74,11 @@ def golden_cases(module: nn.Module, schema: dict,
         if chosen is None:
             continue
         x = chosen.inputs[0]
-        outputs = run_batches(run, [x], 64)[0].reshape(len(x), -1)[:, 0]
+        outputs = run_batches(run, [x], 64)[0].reshape(len(x), -1)
         typed = [form_values(form, row) for row in x]
         excluded = undecided(outputs, schema) | np.array([v is None for v in typed])
-        for i in spread_over_outputs(outputs, wanted - len(rows), excluded):
+        # the most likely class's probability for a multi-class model, else the one output
+        for i in spread_over_outputs(outputs.max(axis=1), wanted - len(rows), excluded):
             sources.append(f"{name} {i}")
             rows.append(x[i])
             values.append(typed[i])
@@ -84,7 +86,7 @@ def golden_cases(module: nn.Module, schema: dict,
         raise UserError("the schema gives no test rows and no edge cases to make golden cases of.")
     inputs = np.stack(rows).astype(np.float32)
     outputs = run_batches(run, [inputs], 1)[0].reshape(len(inputs), -1)
-    labels = decisions(outputs[:, 0], schema)
+    labels = decisions(outputs, schema)
     cases = [{"source": source, "values": entered, "input": row.reshape(-1).tolist(),
               "output": output.tolist(), **({"label": labels[k]} if labels else {})}
              for k, (source, entered, row, output)
@@ -94,6 +96,15 @@ def golden_cases(module: nn.Module, schema: dict,
     return {"format": GOLDEN_FORMAT, "reference": f"PyTorch {torch.__version__}",
             "columns": [c["name"] for c in schema.get("columns", [])],
             "cases": cases}
+
+
+def app_form(schema: dict, where: str = "this schema") -> FormSpec | PadSpec:
+    """The app's form (or drawing pad) for `schema`; UserError saying why the app cannot
+    show it."""
+    try:
+        return spec_for(schema)
+    except SchemaError as err:
+        raise UserError(f"the app cannot build its form from {where}: {err}") from None
 
 
 def form_values(form: FormSpec, row: np.ndarray) -> dict[str, str] | None:
@@ -130,18 +141,27 @@ def spread_over_outputs(outputs: np.ndarray, wanted: int, excluded: np.ndarray) 
     return picks
 
 
-def undecided(probabilities: np.ndarray, schema: dict) -> np.ndarray:
-    """Rows within the fp32 tolerance of a classifier's threshold: a correct runtime may decide
-    them either way, so a golden decision there could refuse a good phone."""
-    if schema.get("task") != "binary_classification":
-        return np.zeros(len(probabilities), bool)
-    return np.abs(probabilities - schema["threshold"]) <= FP32_MARK
+def undecided(outputs: np.ndarray, schema: dict) -> np.ndarray:
+    """Rows within the fp32 tolerance of a classifier's decision (a binary threshold, or a tie
+    of the two likeliest classes): a correct runtime may decide them either way, so a golden
+    decision there could refuse a good phone. `outputs`: one row per case."""
+    task = schema.get("task")
+    if task == "binary_classification":
+        return np.abs(outputs[:, 0] - schema["threshold"]) <= FP32_MARK
+    if task == "multiclass_classification" and outputs.shape[1] > 1:
+        top = np.sort(outputs, axis=1)
+        return top[:, -1] - top[:, -2] <= 2 * FP32_MARK
+    return np.zeros(len(outputs), bool)
 
 
-def decisions(probabilities: np.ndarray, schema: dict) -> list[str]:
-    """The class a binary classifier's threshold gives each row, as the app decides it."""
-    if schema.get("task") != "binary_classification":
+def decisions(outputs: np.ndarray, schema: dict) -> list[str]:
+    """The class each row is given, as the app decides it: a binary classifier's threshold,
+    a multi-class one's likeliest class; none for a regressor."""
+    task = schema.get("task")
+    if task == "multiclass_classification":
+        return [schema["classes"][i] for i in outputs.argmax(axis=1)]
+    if task != "binary_classification":
         return []
     positive = schema["positive_class"]
     negative = next(c for c in schema["classes"] if c != positive)
-    return [positive if p >= schema["threshold"] else negative for p in probabilities]
+    return [positive if p >= schema["threshold"] else negative for p in outputs[:, 0]]

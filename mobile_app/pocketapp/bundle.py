@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .contract import MANIFEST, MANIFEST_FORMAT, REQUIRED, SCHEMA, SIGNATURE
 from .form import FormSpec, SchemaError
+from .pad import spec_for
 from .signature import SignatureError, check_signature
 
 
@@ -56,7 +57,7 @@ def open_bundle(folder: Path, trusted_key: bytes | None = None,
         raise BundleError(f"{err} The model was not loaded.") from None
     schema_path = folder / SCHEMA
     try:
-        form = FormSpec(_parse_json(schema_path, _read_bytes(schema_path)))
+        form = spec_for(_parse_json(schema_path, _read_bytes(schema_path)))
     except SchemaError as err:
         raise BundleError(f"{schema_path}: {err}") from None
     return Bundle(folder, form, manifest, signer)

@@ -21,7 +21,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from .form import ChoiceField, FormSpec, NumericField
+from .form import MULTICLASS, REGRESSION, ChoiceField, FormSpec, NumericField
 
 MODEL_NOT_MEDICAL = ("How the model weighs each answer (a model explanation, not a medical "
                      "one): each bar is how much that answer multiplies the odds, against the "
@@ -29,6 +29,13 @@ MODEL_NOT_MEDICAL = ("How the model weighs each answer (a model explanation, not
 # A float32 probability is exactly 1.0 from log-odds of about 16.6 on (1 - 2^-24 is the last
 # value below 1): the models' files cannot say more, so log-odds are capped at +-LOG_ODDS_CAP.
 LOG_ODDS_CAP = math.log((1 - 2.0 ** -24) / 2.0 ** -24)
+# A table model of any subject: its explanations speak of rows, not patients.
+IN_UNITS = ("How the model weighs each answer: each bar is how much that answer moves the "
+            "prediction, against the typical training row's answers; together they make the "
+            "whole change.")
+IN_ODDS = ("how the model weighs each answer: each bar is how much that answer multiplies the "
+           "odds, against the typical training row's answers; together they make the whole "
+           "change.")
 
 
 @dataclass(frozen=True)
@@ -37,10 +44,13 @@ class Contribution:
     label: str
     answer: str  # the value as the person gave it, with its unit
     reference: str  # the typical training patient's value
-    log_odds: float  # this field's Shapley value
+    log_odds: float  # this field's Shapley value (in the target's unit for a regressor)
+    unit: str | None = None  # a regressor's unit; None: log-odds
 
     def line(self) -> str:
-        return f"{self.label} {self.answer}: {odds_text(self.log_odds)}"
+        change = (odds_text(self.log_odds) if self.unit is None
+                  else f"{self.log_odds:+.3g} {self.unit}".strip())
+        return f"{self.label} {self.answer}: {change}"
 
 
 @dataclass(frozen=True)
@@ -50,12 +60,26 @@ class Explanation:
     reference_log_odds: float  # the reference patient's
     reference_probability: float
     capped: bool  # some run's probability was 0 or 1 to float32 precision
+    unit: str | None = None  # a regressor's: the values are the prediction itself, in it
+    of_class: str | None = None  # a multi-class model's: the class whose odds are explained
+
+    @property
+    def heading(self) -> str:
+        if self.unit is not None:
+            return IN_UNITS
+        return MODEL_NOT_MEDICAL if self.of_class is None else (
+            f"The odds of {self.of_class}: {IN_ODDS}")
 
     def total_line(self) -> str:
         """"All answers together: odds x5,400 (+8.6): the typical patient's 0.3 % becomes
         94.8 %"."""
         change = self.log_odds - self.reference_log_odds
-        return (f"All answers together: {odds_text(change)}: the typical patient's "
+        if self.unit is not None:
+            return (f"All answers together: {change:+.3g} {self.unit}: the typical row's "
+                    f"{self.reference_log_odds:.4g} becomes {self.log_odds:.4g} "
+                    f"{self.unit}").strip()
+        typical = "patient" if self.of_class is None else "row"  # the kidney form's words kept
+        return (f"All answers together: {odds_text(change)}: the typical {typical}'s "
                 f"{percent(self.reference_probability)} becomes "
                 f"{percent(probability_of(self.log_odds))}"
                 + (" (odds beyond 16 million to 1 are capped: the model's float32 output "
@@ -71,23 +95,39 @@ class Explanation:
 
 def explain(form: FormSpec, row: Sequence[float],
             predict: Callable[[Sequence[float]], float]) -> Explanation:
-    """Exact Shapley values over `form`'s fields: 2^fields runs of `predict`."""
+    """Exact Shapley values over `form`'s fields: 2^fields runs of `predict`. A binary model's
+    log-odds, a multi-class model's log-odds of the class it gives `row`, a regressor's value."""
     if form.reference is None:
         raise ValueError("this bundle's schema has no reference values to explain with; "
                          "rebuild it with a current pocketml")
     row, fields = list(row), form.fields
-    values, capped = {}, False
-    for mask in range(2 ** len(fields)):  # bit i set: field i keeps the patient's answer
+    everything = 2 ** len(fields) - 1
+    output = predict(row)  # the coalition of every field: the answers as given
+    quantity, unit, of_class = explained_quantity(form, output)
+    values, capped = {everything: quantity(output)[0]}, quantity(output)[1]
+    for mask in range(everything):  # bit i set: field i keeps the patient's answer
         replaced = [f for i, f in enumerate(fields) if not mask >> i & 1]
-        values[mask], cut = log_odds(predict(with_reference(form, row, replaced)))
+        values[mask], cut = quantity(predict(with_reference(form, row, replaced)))
         capped |= cut
     contributions = []
     for i, field in enumerate(fields):
         contributions.append(Contribution(field.name, field.label, *shown(form, field, row),
-                                          shapley(values, i, len(fields))))
-    everything = 2 ** len(fields) - 1
+                                          shapley(values, i, len(fields)), unit))
     return Explanation(sorted(contributions, key=lambda c: -abs(c.log_odds)),
-                       values[everything], values[0], probability_of(values[0]), capped)
+                       values[everything], values[0],
+                       probability_of(values[0]) if unit is None else values[0], capped,
+                       unit, of_class)
+
+
+def explained_quantity(form: FormSpec, output) -> tuple[Callable, str | None, str | None]:
+    """What is explained for this task, from a model output: (output -> (number, capped)), the
+    regressor's unit, the multi-class model's class."""
+    if form.task == REGRESSION:
+        return (lambda value: (float(value), False)), form.unit, None
+    if form.task == MULTICLASS:
+        top = max(range(len(output)), key=output.__getitem__)
+        return (lambda probabilities: log_odds(probabilities[top])), None, form.classes[top]
+    return log_odds, None, None
 
 
 def with_reference(form: FormSpec, row: list[float], fields) -> list[float]:

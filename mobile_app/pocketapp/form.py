@@ -6,8 +6,10 @@ word and never types a one-hot value. Fields appear in the order of their first 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+from .outcome import ClassRanking, Estimate, percent
 from .schema import schema_problems
 from .validation import Invalid, format_range, parse_number
 
@@ -54,31 +56,33 @@ class Prediction:
 
     @property
     def percent(self) -> str:
-        """The probability as a person reads it: never a flat 0% or 100% from a model."""
-        if self.probability > 0.999:
-            return "> 99.9%"
-        if self.probability < 0.001:
-            return "< 0.1%"
-        return f"{self.probability:.1%}"
+        return percent(self.probability)
+
+
+BINARY, MULTICLASS, REGRESSION = ("binary_classification", "multiclass_classification",
+                                  "regression")
 
 
 class FormSpec:
-    """The fields of a schema, and `encode` from answers to the model's input row."""
+    """The fields of a schema, `encode` from answers to the model's input row, and `decide`
+    from the model's output to what it means for the schema's task (outcome.py)."""
 
     def __init__(self, schema: dict):
         problems = schema_problems(schema)
         if "columns" not in schema:
             problems.append("no columns: this app builds its form from the schema's columns")
+        if schema.get("task", BINARY) not in (BINARY, MULTICLASS, REGRESSION):
+            problems.append(f"task {schema.get('task')!r}: this app shows binary, multi-class "
+                            "and regression models")
         if problems:
             raise SchemaError("; ".join(problems) + ". Rebuild the bundle from a model "
                               "trained by pocketml.")
         try:
             self.n_columns = len(schema["columns"])
             self.fields = _fields(schema["columns"])
-            self.classes = list(schema["classes"])
-            self.positive_class = schema["positive_class"]
-            self.threshold = float(schema["threshold"])
+            self.task = schema.get("task", BINARY)
             self.model_name = schema.get("model", "model")
+            self._read_task(schema)
             # field -> the training population's median or most frequent choice (explain.py)
             self.reference = schema.get("reference")
         except (KeyError, TypeError, ValueError) as err:
@@ -104,7 +108,37 @@ class FormSpec:
                 errors[f.name] = "choose one: " + " or ".join(f.choices)
         return (None, errors) if errors else (row, {})
 
-    def decide(self, probability: float) -> Prediction:
+    def _read_task(self, schema: dict) -> None:
+        """What the task's outputs need: classes (and a binary model's positive class and
+        threshold), or a regressor's target and unit."""
+        self.classes = list(schema["classes"]) if self.task != REGRESSION else []
+        self.n_outputs = len(self.classes) if self.task == MULTICLASS else 1
+        if self.task == BINARY:
+            self.positive_class = schema["positive_class"]
+            self.threshold = float(schema["threshold"])
+        elif self.task == REGRESSION:
+            target = schema.get("target", {})
+            self.unit = str(schema["output"].get("unit", target.get("unit", "")))
+            self.target = str(target.get("label", schema["output"].get("name", "value")))
+
+    @property
+    def heading(self) -> str:
+        """What the form's title says the model gives."""
+        if self.task == MULTICLASS:
+            return f"{self.model_name}: which of {len(self.classes)} classes"
+        if self.task == REGRESSION:
+            return f"{self.model_name}: {self.target}" + (f" ({self.unit})" if self.unit else "")
+        return f"{self.model_name}: probability of {self.positive_class}"
+
+    def decide(self, output) -> Prediction | ClassRanking | Estimate:
+        """What the model's output (one number, or one per class) means for this task."""
+        if self.task == MULTICLASS:
+            return ClassRanking.of(output, self.classes)
+        if self.task == REGRESSION:
+            if not math.isfinite(output):
+                raise ValueError(f"the model returned {output}, which is not a value")
+            return Estimate(float(output), self.unit, self.target)
+        probability = output
         if not 0.0 <= probability <= 1.0:  # NaN fails this too
             raise ValueError(f"the model returned {probability}, which is not a probability")
         negative = next(c for c in self.classes if c != self.positive_class)

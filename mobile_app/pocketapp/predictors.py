@@ -1,8 +1,8 @@
 """Run the bundle's model.tflite on whatever this is: Android, iOS or a desktop.
 
 One interface, two verbs: `load(bundle)` builds a predictor, `predict(row)` returns the
-probability of the positive class for one row of raw feature values (floats, in the model's
-column order). One class per platform; the platform is detected once, when this module loads.
+model's output for one row of raw feature values (floats, in the model's column order): the
+probability of the positive class, a regressor's value, or a list of one probability per class. One class per platform; the platform is detected once, when this module loads.
 
 What crosses into a runtime is decided in one place, `RowCodec`: at load it checks the model's
 tensors against the form (one input tensor, float32, one element per column; one float32 out), and per row it
@@ -61,15 +61,16 @@ def element_count(shape: Sequence[int]) -> int:
 
 @dataclass(frozen=True)
 class RowCodec:
-    """One row in (float32, native byte order: what a tensor holds), one probability out."""
+    """One row in (float32, native byte order: what a tensor holds), one probability (or
+    value) out, or one probability per class."""
 
     n_inputs: int
     output_bytes: int = FLOAT_BYTES
 
     @classmethod
     def check(cls, columns: int, input_type: str, input_elements: int, output_type: str,
-              output_elements: int, output_bytes: int, *, tensors: tuple[int, int]
-              ) -> "RowCodec":
+              output_elements: int, output_bytes: int, *, tensors: tuple[int, int],
+              outputs: int = 1) -> "RowCodec":
         """The codec for a model whose tensors are these (`tensors`: how many inputs and
         outputs the model has; the first of each is described); ModelMismatch naming what
         differs."""
@@ -85,10 +86,13 @@ class RowCodec:
         if input_elements != columns:
             raise ModelMismatch(f"model.tflite takes {input_elements} values per row, but "
                                 f"schema.json lists {columns} columns. {rebuild}")
-        if output_type != FLOAT32 or output_elements != 1 or output_bytes != FLOAT_BYTES:
+        if (output_type != FLOAT32 or output_elements != outputs
+                or output_bytes != FLOAT_BYTES * outputs):
+            wanted = ("one {} probability" if outputs == 1 else f"{outputs} {{}} probabilities")
             raise ModelMismatch(f"model.tflite gives {output_elements} {output_type} value(s) "
-                                f"({output_bytes} bytes) per row; the app reads one {FLOAT32} "
-                                f"probability ({FLOAT_BYTES} bytes). {rebuild}")
+                                f"({output_bytes} bytes) per row; the app reads "
+                                f"{wanted.format(FLOAT32)} ({FLOAT_BYTES * outputs} bytes). "
+                                f"{rebuild}")
         return cls(columns, output_bytes)
 
     @property
@@ -100,11 +104,13 @@ class RowCodec:
             raise ValueError(f"a row of {len(row)} values for a model that takes {self.n_inputs}")
         return struct.pack(f"={self.n_inputs}f", *row)
 
-    def unpack(self, data: bytes) -> float:
+    def unpack(self, data: bytes) -> float | list[float]:
+        """One number, or a list of one per class."""
         if len(data) != self.output_bytes:
             raise ValueError(f"the runtime returned {len(data)} output bytes, expected "
                              f"{self.output_bytes}")
-        return struct.unpack("=f", data)[0]
+        values = struct.unpack(f"={self.output_bytes // FLOAT_BYTES}f", data)
+        return values[0] if len(values) == 1 else list(values)
 
 
 class Predictor:
@@ -135,7 +141,7 @@ class DesktopLiteRT(Predictor):
 
     runtime = "LiteRT (desktop)"
 
-    def __init__(self, interpreter, columns: int):
+    def __init__(self, interpreter, columns: int, n_outputs: int = 1):
         import numpy as np
 
         self.np = np
@@ -148,14 +154,14 @@ class DesktopLiteRT(Predictor):
             columns, kind(self.input), element_count(self.input["shape"]), kind(self.output),
             element_count(self.output["shape"]),
             interpreter.get_tensor(self.output["index"]).nbytes,
-            tensors=(len(inputs), len(outputs)))
+            tensors=(len(inputs), len(outputs)), outputs=n_outputs)
 
     @classmethod
     def load(cls, bundle) -> "DesktopLiteRT":
         from ai_edge_litert.interpreter import Interpreter
 
         return cls(Interpreter(model_path=str(bundle.path("model.tflite")), num_threads=1),
-                   bundle.form.n_columns)
+                   bundle.form.n_columns, bundle.form.n_outputs)
 
     def release(self) -> str:
         return installed("ai-edge-litert", "ai_edge_litert")
@@ -174,7 +180,7 @@ class DesktopOnnx(Predictor):
     proof_runtime = "onnxruntime"
     ONNX_TYPES = {"tensor(float)": FLOAT32}
 
-    def __init__(self, session, columns: int):
+    def __init__(self, session, columns: int, n_outputs: int = 1):
         import numpy as np
 
         self.np = np
@@ -187,7 +193,7 @@ class DesktopOnnx(Predictor):
         self.codec = RowCodec.check(columns, self.ONNX_TYPES.get(given.type, given.type),
                                     per_row(given.shape), out_type, per_row(output.shape),
                                     per_row(output.shape) * FLOAT_BYTES,
-                                    tensors=(len(inputs), len(outputs)))
+                                    tensors=(len(inputs), len(outputs)), outputs=n_outputs)
 
     @classmethod
     def load(cls, bundle) -> "DesktopOnnx":
@@ -199,7 +205,7 @@ class DesktopOnnx(Predictor):
         options.intra_op_num_threads = 1
         session = ort.InferenceSession(str(bundle.path("model.onnx")), options,
                                        providers=["CPUExecutionProvider"])
-        return cls(session, bundle.form.n_columns)
+        return cls(session, bundle.form.n_columns, bundle.form.n_outputs)
 
     def release(self) -> str:
         return installed("onnxruntime", "onnxruntime")
@@ -233,7 +239,8 @@ class AndroidLiteRT(Predictor):
                                     given.numElements(), output.dataType().name(),
                                     output.numElements(), output.numBytes(),
                                     tensors=(self.interpreter.getInputTensorCount(),
-                                             self.interpreter.getOutputTensorCount()))
+                                             self.interpreter.getOutputTensorCount()),
+                                    outputs=bundle.form.n_outputs)
         self.input = ByteBuffer.allocateDirect(given.numBytes()).order(order)
         self.output = ByteBuffer.allocateDirect(output.numBytes()).order(order)
         return self
@@ -286,7 +293,8 @@ class IOSTFLite(Predictor):
                                     element_count(self.shape(self.input)), kind(self.output),
                                     n_out, n_out * FLOAT_BYTES,
                                     tensors=(interpreter.inputTensorCount,
-                                             interpreter.outputTensorCount))
+                                             interpreter.outputTensorCount),
+                                    outputs=bundle.form.n_outputs)
         return self
 
     def release(self) -> str:

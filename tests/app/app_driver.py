@@ -11,7 +11,8 @@ Scenarios: `form` (describe the form), `patient` (fill in --answers, Submit, rea
 `bad_inputs` (type each --bad text into the first numeric field, Submit, read its message;
 then one --showcase text per numeric field for the screenshot), `keyboard` (tap the first
 number field, record its requests for a decimal keyboard),
-`refused` (report what a refused bundle shows). The report is OUT/report.json.
+`refused` (report what a refused bundle shows), `draw` (trace --answers' {"strokes": ...} on a
+drawing pad with touches, Predict, then Clear). The report is OUT/report.json.
 
 --size resizes the window (a phone's screen at density 1: KIVY_METRICS_DENSITY=1, with
 KIVY_METRICS_FONTSCALE for the phone's font size); --safe-area pads as an iPhone's notch and
@@ -36,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "mobile_app"))
 
 from main import (ChoiceEntry, ContributionRow, FormScreen, NumberInput,  # noqa: E402
                   PocketMLApp)  # (after sys.path)
+from padscreen import DrawingScreen  # noqa: E402
 from kivy.base import EventLoop  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
@@ -165,6 +167,9 @@ class Driver:
         root = self.app.root
         self.report["screen"] = type(root).__name__
         self.report["window"] = list(Window.size)
+        if isinstance(root, DrawingScreen):
+            yield from self.draw(root, json.loads(self.args.answers)["strokes"])
+            return
         if not isinstance(root, FormScreen):
             self.report["summary"], self.report["message"] = root.summary, root.message
             self.report["model_loaded"] = self.app.predictor is not None
@@ -206,6 +211,33 @@ class Driver:
         elif self.args.scenario == "keyboard":
             yield from self.focus_a_number_field()
         self.report["predictions"] = self.predictions
+
+    def draw(self, root, strokes: list):
+        """Each stroke (points as fractions of the pad, y up) as one finger's touch: down, moved
+        through its points, up; then Predict, then Clear."""
+        self.count_predictions()
+        self.report["footer"], self.report["heading"] = root.footer, root.heading
+        pad = root.ids.drawing
+        yield from self.settled_shot("app_pad.png")
+        for stroke in strokes:
+            points = [pad.to_window(pad.x + fx * pad.width, pad.y + fy * pad.height)
+                      for fx, fy in stroke]
+            touch = UnitTestTouch(*points[0])
+            touch.touch_down()
+            for x, y in points[1:]:
+                touch.touch_move(x, y)
+                yield
+            touch.touch_up()
+        tap(root.ids.submit)
+        yield from self.settle()
+        self.report["result"] = root.result
+        self.report["pad_strokes"] = [list(stroke) for stroke in pad.strokes]
+        self.report["pad_size"] = list(pad.size)
+        self.report["predictions"] = self.predictions
+        self.shot("app_drawn.png")
+        tap(root.ids.erase)
+        yield from self.settle()
+        self.report["after_clear"] = {"result": root.result, "strokes": len(pad.strokes)}
 
     def fill(self, answers: dict):
         for name, value in answers.items():
@@ -327,7 +359,8 @@ class Driver:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario",
-                        choices=("form", "patient", "bad_inputs", "refused", "keyboard"))
+                        choices=("form", "patient", "bad_inputs", "refused", "keyboard",
+                                 "draw"))
     parser.add_argument("--bundle", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--answers", default="{}", help="JSON {field: text or choice}")

@@ -50,13 +50,13 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
         if hasattr(x, "columns"):
             self.feature_names_in_ = np.asarray(x.columns, dtype=object)
         x = np.asarray(x, dtype=np.float32)
-        y = np.asarray(y, dtype=np.float32)
-        self.classes_ = np.array([0, 1])
-        # Early stopping watches a stratified slice of the training rows, never test rows.
+        targets = self._targets(np.asarray(y))
+        # Early stopping watches a (stratified) slice of the training rows, never test rows.
         x_fit, x_val, y_fit, y_val = train_test_split(
-            x, y, test_size=self.validation_fraction, stratify=y, random_state=self.seed)
+            x, targets, test_size=self.validation_fraction, stratify=self._strata(y),
+            random_state=self.seed)
         torch.manual_seed(self.seed)
-        self.model_ = MLP(x.shape[1], tuple(self.hidden), self.activation, self.dropout)
+        self.model_ = self._network(x.shape[1], y_fit)
         self.model_.scale.fit(torch.from_numpy(x_fit))
         config = TrainConfig(epochs=self.epochs, max_samples=self.max_samples,
                              batch_size=self.batch_size,
@@ -67,10 +67,22 @@ class MLPClassifier(ClassifierMixin, BaseEstimator):
                              progress=self.progress, description=self.description,
                              position=self.position)
         self.history_ = fit(self.model_, self._loss,
-                            (torch.from_numpy(x_fit), torch.from_numpy(y_fit)[:, None]),
-                            (torch.from_numpy(x_val), torch.from_numpy(y_val)[:, None]), config)
+                            (torch.from_numpy(x_fit), torch.from_numpy(y_fit)),
+                            (torch.from_numpy(x_val), torch.from_numpy(y_val)), config)
         self.model_.divide_logit(self.temperature)
         return self
+
+    # What a classifier of another task (train/table/estimators.py) changes: the targets as
+    # the loss takes them, the labels the validation slice is stratified by, the network.
+    def _targets(self, y: np.ndarray) -> np.ndarray:
+        self.classes_ = np.array([0, 1])
+        return y.astype(np.float32)[:, None]
+
+    def _strata(self, y):
+        return y
+
+    def _network(self, n_features: int, targets: np.ndarray) -> MLP:
+        return MLP(n_features, tuple(self.hidden), self.activation, self.dropout)
 
     @staticmethod
     def _loss(p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

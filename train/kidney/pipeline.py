@@ -40,57 +40,61 @@ MUTUAL_INFO_ROWS = 20_000
 CHOICES = {c: sorted(ATTRIBUTE_BY_NAME[c].choices) for c in CATEGORICAL}
 
 
-def with_categories(frame: pd.DataFrame) -> pd.DataFrame:
+def with_categories(frame: pd.DataFrame, choices: dict = CHOICES) -> pd.DataFrame:
     """The table with each categorical column as a pandas Categorical of its documented
     choices: a byte per value instead of a Python string (57 MB instead of 317 MB for 463,200
     rows). It is a fixed mapping, nothing fitted: converting all rows at once leaks nothing."""
-    return frame.assign(**{c: pd.Categorical(frame[c], categories=CHOICES[c])
-                           for c in CATEGORICAL})
+    return frame.assign(**{c: pd.Categorical(frame[c], categories=values)
+                           for c, values in choices.items()})
 
 
-def category_codes(frame: pd.DataFrame) -> pd.DataFrame:
+def category_codes(frame: pd.DataFrame, choices: dict = CHOICES) -> pd.DataFrame:
     """Each choice as its code (NaN when missing), from the data dictionary, so nothing is fitted.
 
     Imputing and encoding numbers runs in numpy; on strings scikit-learn loops in Python,
     which took 20 s per fold on a 370,000-row table.
     """
-    codes = {c: pd.Categorical(frame[c], categories=CHOICES[c]).codes.astype(np.float64)
+    codes = {c: pd.Categorical(frame[c], categories=choices[c]).codes.astype(np.float64)
              for c in frame.columns}
     for column in codes.values():
         column[column < 0] = np.nan
     return pd.DataFrame(codes, index=frame.index)
 
 
-def one_hot_name(field: str, code) -> str:
+def one_hot_name(field: str, code, choices: dict = CHOICES) -> str:
     """`pc_abnormal` for code 0 of pc. (OneHotEncoder first tries it on a dummy field.)"""
-    return f"{field}_{CHOICES[field][int(code)]}" if field in CHOICES else f"{field}_{code}"
+    return f"{field}_{choices[field][int(code)]}" if field in choices else f"{field}_{code}"
 
 
-def imputer() -> ColumnTransformer:
+def imputer(numeric: list[str] = NUMERIC, choices: dict = CHOICES) -> ColumnTransformer:
     """Numeric median, categorical most frequent (as codes); keeps column names (pandas output).
 
     Codes follow the sorted choices, so a tie goes to the same choice as it did on strings.
+    `choices`: each categorical column's choices (the kidney data dictionary's by default).
     """
-    categorical = make_pipeline(FunctionTransformer(category_codes, feature_names_out="one-to-one"),
+    categorical = make_pipeline(FunctionTransformer(category_codes, kw_args={"choices": choices},
+                                                    feature_names_out="one-to-one"),
                                 SimpleImputer(strategy="most_frequent"))
     return ColumnTransformer(
-        [("numeric", SimpleImputer(strategy="median"), NUMERIC),
-         ("categorical", categorical, CATEGORICAL)],
+        [("numeric", SimpleImputer(strategy="median"), list(numeric)),
+         ("categorical", categorical, list(choices))],
         verbose_feature_names_out=False,
     ).set_output(transform="pandas")
 
 
-def one_hot_encoder() -> ColumnTransformer:
+def one_hot_encoder(choices: dict = CHOICES) -> ColumnTransformer:
     """One-hot columns named `<field>_<choice>` (pc_abnormal, htn_yes, ...), numbers passed on.
 
     Categories come from the data dictionary, not from the fold, so every fold has the same
     columns even when a rare choice is absent from it.
     """
-    categories = [np.arange(len(CHOICES[c]), dtype=np.float64) for c in CATEGORICAL]
+    categories = [np.arange(len(values), dtype=np.float64) for values in choices.values()]
     return ColumnTransformer(
         [("categorical", OneHotEncoder(categories=categories, sparse_output=False,
-                                       dtype=np.float64, feature_name_combiner=one_hot_name),
-          CATEGORICAL)],
+                                       dtype=np.float64,
+                                       feature_name_combiner=partial(one_hot_name,
+                                                                     choices=choices)),
+          list(choices))],
         remainder="passthrough", verbose_feature_names_out=False,
     ).set_output(transform="pandas")
 
@@ -101,7 +105,7 @@ def neighbours() -> NearestNeighbors:
     return NearestNeighbors(n_neighbors=6, algorithm="ball_tree")  # the row itself + SMOTE's 5
 
 
-def balancer(name: str, seed: int):
+def balancer(name: str, seed: int, categorical: list[str] = CATEGORICAL):
     if name == "smote":
         return SMOTE(k_neighbors=neighbours(), random_state=seed)
     if name == "smotenc":
@@ -109,7 +113,7 @@ def balancer(name: str, seed: int):
         # synthetic patients get real categories instead of interpolated one-hot fractions.
         # It searches neighbours in its own sparse encoding, where scikit-learn has only
         # brute force: its cost grows with the square of the minority rows.
-        return SMOTENC(categorical_features=CATEGORICAL, random_state=seed)
+        return SMOTENC(categorical_features=list(categorical), random_state=seed)
     if name == "over":
         return RandomOverSampler(random_state=seed)
     if name == "under":
@@ -174,18 +178,22 @@ def selector(features: str, method: str, k: int, seed: int):
 
 def build_pipeline(model, balance: str = "smote", features: str = "seed",
                    select: str = "chi2", k: int = 10, seed: int = 0,
-                   memory: Memory | None = None) -> Pipeline:
+                   memory: Memory | None = None, *, numeric: list[str] = NUMERIC,
+                   choices: dict = CHOICES, chooser=None) -> Pipeline:
     """impute -> [balance | encode] -> select -> model, with SMOTENC placed before encoding.
 
     With `memory`, pipelines that differ only in their model fit the steps before it once
     per set of training rows: the cache is keyed by the steps' settings and the rows.
+    `numeric`, `choices` and `chooser` (a selector in place of `features`/`select`/`k`'s)
+    describe another table than the kidney's (train/table/).
     """
-    steps = [("impute", imputer())]
+    steps = [("impute", imputer(numeric, choices))]
     if balance == "smotenc":
-        steps += [("balance", balancer(balance, seed)), ("encode", one_hot_encoder())]
+        steps += [("balance", balancer(balance, seed, list(choices))),
+                  ("encode", one_hot_encoder(choices))]
     else:
-        steps += [("encode", one_hot_encoder()), ("balance", balancer(balance, seed))]
-    steps += [("select", selector(features, select, k, seed)), ("model", model)]
+        steps += [("encode", one_hot_encoder(choices)), ("balance", balancer(balance, seed))]
+    steps += [("select", chooser or selector(features, select, k, seed)), ("model", model)]
     return Pipeline(steps, memory=memory)
 
 

@@ -1,0 +1,41 @@
+"""`pocketml all --app NAME` chooses which model goes into the app: a table model trained from
+the user's CSV (`--models table --table FILE --target COLUMN`) as well as the kidney model or
+the digits CNN (a drawing pad); a model the app cannot show (the forecasters), or one not
+trained, is refused before any training."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pocketml.cli import main
+from table_data import wine_csv
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--models", "lstm", "--app", "lstm"], ["--app lstm: the app shows a form",
+                                            "its series chart is not built yet"]),
+    (["--models", "kidney", "--app", "table"], ["--app table: not among --models kidney"]),
+    (["--models", "table"], ["--models table needs --table FILE.csv and --target COLUMN"]),
+])
+def test_a_model_the_app_cannot_take_is_refused_before_training(tmp_path, capsys, argv, words):
+    assert main(["all", "--artifacts", str(tmp_path / "artifacts"), *argv]) == 2
+    error = capsys.readouterr().err
+    for word in words:
+        assert word in error
+    assert not (tmp_path / "artifacts").exists()
+
+
+def test_all_puts_the_users_table_model_into_the_app(tmp_path, capsys):
+    csv = wine_csv(tmp_path)
+    app = tmp_path / "app_model"
+    assert main(["all", "--models", "table", "--table", str(csv), "--target", "target",
+                 "--app", "table", "--app-model", str(app), "--artifacts",
+                 str(tmp_path / "artifacts"), "--no-progress"]) == 0
+    schema = json.loads((app / "schema.json").read_text())
+    assert schema["task"] == "multiclass_classification" and schema["model"] == "wine"
+    golden = json.loads((app / "golden.json").read_text())
+    assert len(golden["cases"]) == 32 and all(len(c["output"]) == 3 for c in golden["cases"])
+    summary = (tmp_path / "artifacts" / "summary.md").read_text()
+    assert "| table |" in summary and "held out" in summary
