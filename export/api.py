@@ -48,7 +48,8 @@ def verify_module(module: nn.Module, example_inputs: tuple[torch.Tensor, ...], o
     files = {f: Path(out_dir) / FORMATS[f].filename for f in formats}
     files = {f: (p if p.is_file() else None) for f, p in files.items()}
     examples = [s.example() for s in specs]
-    sets = input_sets(None, examples, n_random=random_budget(module.eval(), examples)
+    sets = input_sets(user_schema(module, specs), examples,
+                      n_random=random_budget(module.eval(), examples)
                       if n_random is None else n_random)
     sets += [InputSet(f"given inputs {i}", list(batch)) for i, batch in enumerate(inputs or [])]
     runtimes, not_run = runtime_plan({f: p for f, p in files.items() if p is not None})

@@ -24,10 +24,12 @@ class Format:
     tolerance: Tolerance
     default: bool = True  # exported unless --formats says otherwise
     made_from: str | None = None  # the format whose file this one is converted from
+    takes_complex: bool = False  # whether the file can hold complex tensors (ONNX: yes)
 
 
 FORMATS: dict[str, Format] = {f.name: f for f in (
-    Format("onnx", "model.onnx", "ONNX, float32", export_onnx, ONNX_RUNTIMES, FP32),
+    Format("onnx", "model.onnx", "ONNX, float32", export_onnx, ONNX_RUNTIMES, FP32,
+           takes_complex=True),
     Format("tflite", "model.tflite", "TFLite, float32 (litert-torch)", export_tflite,
            TFLITE_RUNTIMES, FP32),
     Format("tflite_fp16", "model_fp16.tflite", "TFLite, float16 weights", export_fp16,

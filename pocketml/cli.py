@@ -15,10 +15,11 @@ from pocketml.commands import (MODELS, cmd_all, cmd_apk, cmd_app, cmd_bench, cmd
                                cmd_export, cmd_keygen, cmd_train_digits, cmd_train_kidney,
                                cmd_train_sequence, cmd_train_table, cmd_verify)
 from pocketml.folder.errors import UserError
-from pocketml.train.kidney.choices import BALANCERS, FEATURE_SETS, SELECTORS
+from pocketml.library_chatter import hush
 from pocketml.options import (add_arm64, add_common_training, add_data_source,
                               add_device_and_progress, add_force, add_sign, add_trust_source,
                               add_trusted_key)
+from pocketml.train.kidney.choices import BALANCERS, FEATURE_SETS, SELECTORS
 
 
 def add_data_command(commands) -> None:
@@ -116,9 +117,10 @@ def add_export_command(commands) -> None:
                                         "nn.Module in eval mode with its weights")
     export.add_argument("--input-shape", action="append", metavar="SHAPE[:DTYPE[:LOW,HIGH]]",
                         help="with --model: one input (repeat per input, in forward()'s order):"
-                             " its sizes, batch first, NAME=SIZE for a dynamic one; its dtype "
-                             "(float32, int32, int64, bool); the range random parity inputs "
-                             "are drawn from, e.g. 1,seq=12:int64:0,99")
+                             " its sizes, batch first, NAME=SIZE for a dynamic one "
+                             "(NAME=SIZE@MIN..MAX: over that range, e.g. h=64@8..512); its "
+                             "dtype (float32, int32, int64, bool); the range random parity "
+                             "inputs are drawn from, e.g. 1,seq=12:int64:0,99")
     export.add_argument("--out", type=Path, help="with --model: the folder to write")
     export.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show the traceback behind an error (as pocketml --debug)")
@@ -282,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.debug:  # e.g. a converter's full error text behind a failed export's one line
         logging.basicConfig(format="%(message)s")
         logging.getLogger("pocketml").setLevel(logging.DEBUG)
+    else:
+        hush()
     try:
         return args.handler(args)
     except UserError as err:

@@ -19,7 +19,8 @@ import numpy as np
 import torch
 
 from pocketml.export.console import quiet
-from pocketml.export.convert.job import CALIBRATION_ROWS, ExportJob, Kept, random_like
+from pocketml.export.convert.job import (CALIBRATION_ROWS, ExportJob, Kept, declared_ranges,
+                                 random_like)
 from pocketml.export.runtimes import LOWERING_METHOD
 from pocketml.export.convert.shape_plans import QUANTIZED_TOLERANCE, export_first_that_runs
 
@@ -116,6 +117,8 @@ def calibration_batches(job: ExportJob, batch: int = 32):
         rows = [job.calibration]
     else:
         rng = np.random.default_rng(1)  # not parity's seed 0: calibrate on other draws
-        rows = [random_like(t, CALIBRATION_ROWS, rng) for t in job.example_inputs]
+        ranges = declared_ranges(job.schema, len(job.example_inputs))
+        rows = [random_like(t, CALIBRATION_ROWS, rng, r)
+                for t, r in zip(job.example_inputs, ranges)]
     for start in range(0, len(rows[0]), batch):
         yield tuple(torch.from_numpy(np.ascontiguousarray(x[start:start + batch])) for x in rows)

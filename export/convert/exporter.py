@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import time
 import traceback
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from pathlib import Path
 
 from pocketml.folder.errors import UserError
 from pocketml.folder.replace import disk_full
+from pocketml.export.convert.failure_terms import converter_cause, user_terms
 from pocketml.export.formats import FORMATS, Format
 from pocketml.export.convert.job import ExportJob
 
@@ -45,7 +45,10 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     results: list[ExportResult] = []
-    for fmt in check_formats(names):
+    formats = check_formats(names)
+    if job.folded:
+        log(f"  folded into plain weights before export (on a copy): {', '.join(job.folded)}")
+    for fmt in formats:
         final = out_dir / fmt.filename
         source = next((r for r in results if r.format == fmt.made_from), None)
         if source is not None and not source.ok:  # nothing to convert from: say so, not "missing"
@@ -73,7 +76,7 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
             LOG.debug("%s export failed:\n%s", fmt.name, "".join(traceback.format_exception(err)))
             final.unlink(missing_ok=True)
             result = ExportResult(fmt.name, final, seconds=time.perf_counter() - started,
-                                  error=unsupported_message(fmt, err))
+                                  error=unsupported_message(job, fmt, err))
         finally:
             tmp.unlink(missing_ok=True)
         result.note = "; ".join(job.notes[notes:])
@@ -86,20 +89,10 @@ def export_formats(job: ExportJob, out_dir: Path, names, log=print) -> list[Expo
     return results
 
 
-def unsupported_message(fmt: Format, err: Exception) -> str:
-    """The real cause in one line: the converter's own first error and the operation it
-    failed on. torch.onnx opens with advice ("Next steps: ...") and gives the cause in its
-    "Exception summary"; the full text is logged for --debug."""
-    text = re.sub(r"\x1b\[[0-9;]*m", "", str(err)).strip() or type(err).__name__
-    cause = f"{type(err).__name__}: {text.splitlines()[0]}"
-    summary = text.partition("## Exception summary")[2]
-    if summary:
-        text = summary
-        first = next((line for line in summary.splitlines() if line.startswith("<class ")), "")
-        cause = re.sub(r"^<class '(?:[\w]+\.)*(\w+)'>", r"\1", first) or cause
-    op = re.search(r"(aten::?[\w.]+|torch\._?ops\.[\w.]+|'[\w.]+' op|Op type '?\w+'?)", text)
-    where = f"operation {op.group(1)}" if op else "the model"
-    return f"{fmt.description} cannot represent {where}: {cause[:300]}"
+def unsupported_message(job: ExportJob, fmt: Format, err: Exception) -> str:
+    """The real cause in one line, in the user's terms where they are known (failure_terms),
+    else the converter's own; the full text is logged for --debug."""
+    return user_terms(job, fmt.description, fmt.takes_complex, err, converter_cause(err))
 
 
 def results_table(results: list[ExportResult]) -> str:

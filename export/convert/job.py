@@ -10,6 +10,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from pocketml.export.convert.parametrizations import fold_parametrizations
+
 # The input dtypes a user may declare, by the name the CLI and the schema use.
 DTYPES = {"float32": torch.float32, "int32": torch.int32, "int64": torch.int64,
           "bool": torch.bool}
@@ -28,23 +30,34 @@ class InputSpec:
     dtype: str = "float32"
     range: tuple[float, float] | None = None
     dynamic: dict[int, str] = field(default_factory=dict)
+    size_ranges: dict[str, tuple[int, int | None]] = field(default_factory=dict)  # name -> range
+    # One (low, high) per column of the last dimension (categorical ids, each column its own
+    # vocabulary); `range` then spans them all.
+    column_ranges: tuple[tuple[float, float], ...] = ()
 
     def example(self) -> torch.Tensor:
-        """Two rows whose values run across the range, so that parity's random inputs, drawn
-        across the example's values (random_like below), cover it; zeros for a float input
-        without a range (parity then draws standard normal values)."""
+        """Two rows whose values run across the range (each column across its own), so that
+        parity's random inputs, drawn across the example's values (random_like below), cover
+        it; zeros for a float input without a range (parity then draws standard normal
+        values)."""
         shape = (2, *self.shape[1:])
         if self.dtype == "bool":
             return (torch.arange(int(np.prod(shape))) % 2 == 1).reshape(shape)
         if self.range is None:
             return torch.zeros(shape, dtype=DTYPES[self.dtype])
-        values = torch.from_numpy(np.linspace(*self.range, num=int(np.prod(shape))).reshape(shape))
+        if self.column_ranges:
+            cells = int(np.prod(shape[:-1]))
+            values = np.stack([np.linspace(*r, num=cells) for r in self.column_ranges], axis=-1)
+        else:
+            values = np.linspace(*self.range, num=int(np.prod(shape)))
+        values = torch.from_numpy(values.reshape(shape))
         return (values if self.dtype == "float32" else values.round()).to(DTYPES[self.dtype])
 
     @classmethod
     def of(cls, tensor: torch.Tensor, value_range=None, dynamic=None) -> "InputSpec":
         """The Python API's input: dtype from the example tensor; an integer input without a
-        range is drawn across the example's own values."""
+        range is drawn across the example's own values; a range may be one (low, high) per
+        column of the last dimension."""
         names = {dtype: name for name, dtype in DTYPES.items()}
         if tensor.dtype not in names:
             raise ValueError(f"input dtype {tensor.dtype} is not supported; use one of "
@@ -52,14 +65,21 @@ class InputSpec:
         dtype = names[tensor.dtype]
         if value_range is None and dtype in ("int32", "int64"):
             value_range = (int(tensor.min()), int(tensor.max()))
+        columns = tuple(map(tuple, value_range)) if np.ndim(value_range) == 2 else ()
+        if columns:  # one (low, high) per column of the last dimension
+            value_range = (min(r[0] for r in columns), max(r[1] for r in columns))
         return cls(tuple(tensor.shape), dtype, None if value_range is None else tuple(value_range),
-                   dict(dynamic or {}))
+                   dict(dynamic or {}), column_ranges=columns)
 
     def schema(self, name: str) -> dict:
         """How the schema describes it: -1 for the batch, the name for a dynamic dimension."""
         shape = [-1] + [self.dynamic.get(axis, size) for axis, size in enumerate(self.shape)][1:]
         return {"name": name, "dtype": self.dtype, "shape": shape,
-                **({"range": list(self.range)} if self.range is not None else {})}
+                **({"range": list(self.range)} if self.range is not None else {}),
+                **({"sizes": {name: list(r) for name, r in self.size_ranges.items()}}
+                   if self.size_ranges else {}),
+                **({"column_ranges": [list(r) for r in self.column_ranges]}
+                   if self.column_ranges else {})}
 
 
 @dataclass
@@ -71,9 +91,13 @@ class ExportJob:
     schema: dict | None = None  # embedded in the ONNX metadata
     calibration: np.ndarray | None = None  # rows of the first input, for full-integer int8
     notes: list[str] = field(default_factory=list)  # what an exporter decided, for its log line
+    # Per dimension name, the (min, max) sizes an export declares (max None: unbounded): the
+    # user's (--input-shape h=64@8..512), narrowed where torch.export asks (dim_ranges).
+    size_ranges: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    folded: list[str] = field(default_factory=list)  # parametrizations made plain weights
 
     def __post_init__(self):
-        self.module = self.module.eval().cpu()
+        self.module, self.folded = fold_parametrizations(self.module.eval().cpu())
         self.example_inputs = tuple(t.detach().cpu() for t in self.example_inputs)
         if not self.input_names:
             self.input_names = forward_parameter_names(self.module, len(self.example_inputs))
@@ -82,6 +106,9 @@ class ExportJob:
                 outputs = self.module(*self.example_inputs)
             count = len(outputs) if isinstance(outputs, (tuple, list)) else 1
             self.output_names = ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
+        for spec in (self.schema or {}).get("inputs", []):
+            for name, (low, high) in spec.get("sizes", {}).items():
+                self.size_ranges.setdefault(name, (low, high))
 
     @property
     def dynamic(self) -> tuple[dict[int, str], ...]:
@@ -111,7 +138,8 @@ class ExportJob:
         kept = kept or Kept()
 
         def dim(name, upper):
-            return torch.export.Dim(name, min=1, **({} if upper is None else {"max": upper}))
+            low, high = self.size_range(name, upper)
+            return torch.export.Dim(name, min=low, **({} if high is None else {"max": high}))
 
         dims = {BATCH: dim(BATCH, max_batch)}
         for spec, t in zip(self.dynamic, self.example_inputs):
@@ -127,17 +155,27 @@ class ExportJob:
                  max_scale: int | None = None) -> str:
         """What a file exported under `kept` takes, e.g. "batch 1-64, seq 1-48" or
         "batch fixed at 1, seq fixed at 12"."""
-        def span(size: int, scale: int | None) -> str:
-            return f"1-{scale * size}" if scale else "dynamic"
+        def span(name: str, upper: int | None) -> str:
+            low, high = self.size_range(name, upper)
+            return f"{low}-{high}" if high is not None else \
+                "dynamic" if low == 1 else f"{low} and up"
 
-        parts = [f"batch {span(1, max_batch) if kept.batch else 'fixed at 1'}"]
+        parts = [f"batch {span(BATCH, max_batch) if kept.batch else 'fixed at 1'}"]
         sizes = {}
         for spec, t in zip(self.dynamic, self.example_inputs):
             for axis, name in spec.items():
                 sizes.setdefault(name, t.shape[axis])
         for name, size in sizes.items():
-            parts.append(f"{name} {span(size, max_scale) if kept.declared else f'fixed at {size}'}")
+            parts.append(f"{name} " + (span(name, max_scale and max_scale * size)
+                                       if kept.declared else f"fixed at {size}"))
         return ", ".join(parts)
+
+    def size_range(self, name: str, upper: int | None = None) -> tuple[int, int | None]:
+        """The sizes a dimension is declared over: its range, capped at `upper` (a format's
+        own bound, e.g. ExecuTorch's memory plan)."""
+        low, high = self.size_ranges.get(name, (1, None))
+        tops = [t for t in (high, upper) if t is not None]
+        return low, min(tops) if tops else None
 
 
 @dataclass(frozen=True)
@@ -157,11 +195,15 @@ def by_parameter(module: nn.Module, per_input: list) -> dict:
 
 def random_like(example: torch.Tensor, n: int, rng: np.random.Generator,
                 ranges=None) -> np.ndarray:
-    """`n` random rows shaped and typed like `example`: uniform in `ranges` (the schema's)
-    when given, else across the example's own values (InputSpec.example spans the declared
-    range). A float example that is constant declares no range: standard normal values."""
+    """`n` random rows shaped and typed like `example`: uniform in `ranges` (the schema's: one
+    (low, high), or one per column of the last dimension) when given, else across the
+    example's own values (InputSpec.example spans the declared range). A float example that
+    is constant declares no range: standard normal values."""
     values = example.detach().cpu().numpy()
     shape = (n, *values.shape[1:])
+    if ranges is not None and np.ndim(ranges) == 2:  # per column: each drawn in its own
+        return np.stack([random_like(example[..., i], n, rng, r) for i, r in enumerate(ranges)],
+                        axis=-1)
     low, high = ranges if ranges else (values.min(), values.max())
     if values.dtype == np.bool_:
         return rng.integers(0, 2, size=shape).astype(np.bool_)
@@ -170,6 +212,13 @@ def random_like(example: torch.Tensor, n: int, rng: np.random.Generator,
     if low == high:
         return rng.standard_normal(shape).astype(values.dtype)
     return rng.uniform(low, high, size=shape).astype(values.dtype)
+
+
+def declared_ranges(schema: dict | None, count: int) -> list:
+    """Per input, the per-column ranges a user module declares (None: drawn across the
+    example's values, as before)."""
+    inputs = (schema or {}).get("inputs") or []
+    return [(inputs[i].get("column_ranges") if i < len(inputs) else None) for i in range(count)]
 
 
 def forward_parameter_names(module: nn.Module, count: int | None = None) -> list[str]:

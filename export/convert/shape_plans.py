@@ -21,7 +21,9 @@ from torch.utils._pytree import tree_leaves
 
 from pocketml.folder.errors import UserError
 from pocketml.export.console import quiet
-from pocketml.export.convert.job import ExportJob, Kept, random_like
+from pocketml.export.convert.dim_ranges import narrowed
+from pocketml.export.convert.failure_terms import exception_chain
+from pocketml.export.convert.job import ExportJob, Kept, declared_ranges, random_like
 from pocketml.export.runtimes import load_runner
 
 CHECK_BATCHES = (1, 3)  # neither the traced batch (2 or 64) nor a chunk of it
@@ -30,6 +32,9 @@ CHECK_BATCHES = (1, 3)  # neither the traced batch (2 or 64) nor a chunk of it
 FLOAT_TOLERANCE = 1e-4
 QUANTIZED_TOLERANCE = 0.25
 SPREAD_ROWS = 64
+# Times a plan is exported again with the ranges torch.export asks for: each refusal names the
+# guards of one pass (a positional table's top, then a convolution's minimum).
+NARROWINGS = 4
 
 
 class SizeCheckFailed(Exception):
@@ -43,10 +48,8 @@ def export_first_that_runs(job: ExportJob, path: Path, write: Callable[[Kept, Pa
     the more dynamic plans failed on. No plan works: the last (all fixed) plan's error."""
     given_up: list[str] = []
     for kept in job.plans():
-        # A new file each time: a runtime may still map the previous one.
-        Path(path).unlink(missing_ok=True)
         try:
-            write(kept, path)
+            write_narrowing(job, kept, path, write)
             check_sizes(job, kept, path, runtime, tolerance)
         except UserError:
             raise
@@ -59,6 +62,24 @@ def export_first_that_runs(job: ExportJob, path: Path, write: Callable[[Kept, Pa
             continue
         return describe(kept) + (f" ({given_up[0]})" if given_up else "")
     raise AssertionError("a job always has a plan")
+
+
+def write_narrowing(job: ExportJob, kept: Kept, path: Path,
+                    write: Callable[[Kept, Path], None]) -> None:
+    """Write under `kept`; where torch.export refuses a dimension's range but says (or its
+    guards say) which range it takes, narrow the job's range to it and write again."""
+    for attempt in range(NARROWINGS + 1):
+        # A new file each time: a runtime may still map the previous one.
+        Path(path).unlink(missing_ok=True)
+        try:
+            return write(kept, path)
+        except UserError:
+            raise
+        except Exception as err:
+            ranges = narrowed([str(e) for e in exception_chain(err)], job.size_ranges)
+            if ranges is None or attempt == NARROWINGS:
+                raise
+            job.size_ranges = ranges
 
 
 def first_line(err: Exception, limit: int = 120) -> str:
@@ -101,7 +122,8 @@ def probe_rows(job: ExportJob, rows: int, rng: np.random.Generator) -> list[np.n
     drawn across all of the example's columns at once."""
     if job.calibration is not None:
         return [np.ascontiguousarray(job.calibration[:rows])]
-    return [random_like(t, rows, rng) for t in job.example_inputs]
+    ranges = declared_ranges(job.schema, len(job.example_inputs))
+    return [random_like(t, rows, rng, r) for t, r in zip(job.example_inputs, ranges)]
 
 
 def size_probes(job: ExportJob, kept: Kept) -> Iterator[tuple[str, list[np.ndarray]]]:
@@ -115,10 +137,20 @@ def size_probes(job: ExportJob, kept: Kept) -> Iterator[tuple[str, list[np.ndarr
     for batch in batches:
         yield f"batch {batch}", draw(batch)
     if kept.declared and any(job.dynamic):
-        inputs = draw(batches[-1])
-        names = set()
-        for i, spec in enumerate(job.dynamic):
-            for axis, name in spec.items():
-                inputs[i] = np.concatenate([inputs[i], inputs[i]], axis=axis)
-                names.add(f"{name} {inputs[i].shape[axis]}")
-        yield ", ".join(sorted(names)), inputs
+        for targets in declared_targets(job):
+            inputs = draw(batches[-1])
+            for i, spec in enumerate(job.dynamic):
+                for axis, name in spec.items():
+                    inputs[i] = np.take(inputs[i], np.arange(targets[name]) % inputs[i].shape[axis],
+                                        axis=axis)
+            yield ", ".join(f"{name} {size}" for name, size in sorted(targets.items())), inputs
+
+
+def declared_targets(job: ExportJob) -> list[dict[str, int]]:
+    """The sizes each declared dimension is checked at: twice its example size (within its
+    range), and the bottom of a range that does not start at 1 (torch.export's minimum)."""
+    sizes = {name: t.shape[axis] for spec, t in zip(job.dynamic, job.example_inputs)
+             for axis, name in spec.items()}
+    up = {name: min(2 * size, job.size_range(name)[1] or 2 * size) for name, size in sizes.items()}
+    low = {name: job.size_range(name)[0] for name in sizes}
+    return [up] + ([low] if any(low[name] > 1 for name in sizes) else [])

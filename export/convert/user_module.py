@@ -23,7 +23,9 @@ from pocketml.export.convert.job import BATCH, DTYPES, InputSpec, forward_parame
 # would otherwise end pocketml with the module's own status (0 after writing nothing).
 USER_CODE_ERRORS = (Exception, SystemExit, KeyboardInterrupt)
 SHAPE_HELP = ("write SHAPE[:DTYPE[:LOW,HIGH]], batch first, e.g. 1,5,1 or 1,seq=12:int64:0,99 "
-              f"(dtypes {', '.join(DTYPES)}; NAME=SIZE marks a dynamic dimension)")
+              "(or a LOW,HIGH per column of the last size: 1,3:int64:0,4/0,11/0,6) "
+              f"(dtypes {', '.join(DTYPES)}; NAME=SIZE marks a dynamic dimension, "
+              "NAME=SIZE@MIN..MAX one over a range)")
 
 
 def load_user_module(spec: str) -> nn.Module:
@@ -61,30 +63,51 @@ def load_user_module(spec: str) -> nn.Module:
 
 
 def parse_shape(text: str) -> InputSpec:
-    """One --input-shape: SHAPE[:DTYPE[:LOW,HIGH]], where a size written NAME=SIZE is dynamic."""
+    """One --input-shape: SHAPE[:DTYPE[:LOW,HIGH]], where a size written NAME=SIZE is dynamic
+    and NAME=SIZE@MIN..MAX dynamic over that range (MAX left out: no top)."""
     shape_text, dtype, range_text = (text.split(":") + ["", ""])[:3]
     if text.count(":") > 2:
         raise UserError(f"--input-shape {text!r}: {SHAPE_HELP}.")
-    sizes, dynamic = [], {}
+    sizes, dynamic, size_ranges = [], {}, {}
     for axis, part in enumerate(shape_text.split(",")):
-        name, named, size = part.rpartition("=")
-        if named and not name:
-            raise UserError(f"--input-shape {text!r}: {part!r} has no name before '='; write "
-                            "NAME=SIZE for a dynamic dimension (e.g. seq=12), or the size alone "
-                            "for a fixed one.")
-        if not re.fullmatch(r"[1-9][0-9]*", size.strip()) or (name and not name.isidentifier()):
-            raise UserError(f"--input-shape {text!r}: {part!r} is not a size; {SHAPE_HELP}.")
-        if name and (axis == 0 or name == BATCH):
-            raise UserError(f"--input-shape {text!r}: the batch (the first size) is always "
-                            "dynamic; name only the other dimensions.")
-        sizes.append(int(size))
+        name, size, size_range = parse_size(text, axis, part)
+        sizes.append(size)
         if name:
             dynamic[axis] = name
+        if size_range:
+            size_ranges[name] = size_range
     dtype = dtype or "float32"
     if dtype not in DTYPES:
         raise UserError(f"--input-shape {text!r}: unknown dtype {dtype!r}; choose from "
                         f"{', '.join(DTYPES)}.")
-    return InputSpec(tuple(sizes), dtype, parse_range(text, range_text, dtype), dynamic)
+    columns = parse_column_ranges(text, range_text, dtype, sizes[-1])
+    overall = (min(r[0] for r in columns), max(r[1] for r in columns)) if columns else \
+        parse_range(text, range_text, dtype)
+    return InputSpec(tuple(sizes), dtype, overall, dynamic, size_ranges, columns)
+
+
+def parse_size(text: str, axis: int, part: str) -> tuple[str, int, tuple[int, int | None] | None]:
+    """One size of SHAPE: (name or "", size, (min, max) or None)."""
+    name, named, size = part.rpartition("=")
+    size, ranged, bounds = size.partition("@")
+    if named and not name:
+        raise UserError(f"--input-shape {text!r}: {part!r} has no name before '='; write "
+                        "NAME=SIZE for a dynamic dimension (e.g. seq=12), or the size alone "
+                        "for a fixed one.")
+    if not re.fullmatch(r"[1-9][0-9]*", size.strip()) or (name and not name.isidentifier()):
+        raise UserError(f"--input-shape {text!r}: {part!r} is not a size; {SHAPE_HELP}.")
+    if name and (axis == 0 or name == BATCH):
+        raise UserError(f"--input-shape {text!r}: the batch (the first size) is always "
+                        "dynamic; name only the other dimensions.")
+    if not ranged:
+        return name, int(size), None
+    found = re.fullmatch(r"([1-9][0-9]*)\.\.([1-9][0-9]*)?", bounds.strip())
+    low, high = (int(found[1]), found[2] and int(found[2])) if found else (0, None)
+    if not name or not found or not low <= int(size) <= (high or int(size)):
+        raise UserError(f"--input-shape {text!r}: {part!r}: write a dynamic size's range as "
+                        "NAME=SIZE@MIN..MAX with MIN <= SIZE <= MAX (e.g. h=64@8..512, or "
+                        "h=64@8.. for no top).")
+    return name, int(size), (low, high or None)
 
 
 def parse_range(text: str, range_text: str, dtype: str) -> tuple[float, float] | None:
@@ -103,8 +126,23 @@ def parse_range(text: str, range_text: str, dtype: str) -> tuple[float, float] |
         low = high = None
     if low is None or not low < high:
         raise UserError(f"--input-shape {text!r}: write the range as LOW,HIGH with LOW < HIGH"
-                        f"{' (whole numbers)' if number is int else ''}, e.g. 0,99.")
+                        f"{' (whole numbers)' if number is int else ''}, e.g. 0,99; or one "
+                        "per column of the last size, LOW,HIGH/LOW,HIGH/..., e.g. "
+                        "1,3:int64:0,4/0,11/0,6.")
     return low, high
+
+
+def parse_column_ranges(text: str, range_text: str, dtype: str,
+                        columns: int) -> tuple[tuple[float, float], ...]:
+    """LOW,HIGH/LOW,HIGH/...: one range per column of the last size (categorical ids, each
+    column its own vocabulary); () for a single range."""
+    parts = range_text.split("/")
+    if len(parts) == 1:
+        return ()
+    if len(parts) != columns:
+        raise UserError(f"--input-shape {text!r}: {len(parts)} column ranges for a last size "
+                        f"of {columns}: give one LOW,HIGH per column, separated by '/'.")
+    return tuple(parse_range(text, part, dtype) for part in parts)
 
 
 def run_on_examples(spec: str, model: nn.Module, inputs: list[InputSpec],

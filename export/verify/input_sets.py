@@ -22,7 +22,7 @@ import torch
 from torch import nn
 from torch.utils._pytree import tree_leaves
 
-from pocketml.export.convert.job import random_like
+from pocketml.export.convert.job import declared_ranges, random_like
 
 Inputs = list[np.ndarray]  # one batched array per model input
 # 34 features make 2^14 range corners x 2^10 one-hot choices = 16.7 M edge rows (11 GB):
@@ -107,8 +107,11 @@ def input_sets(schema: dict | None, example_inputs: Sequence[torch.Tensor],
                  edge_case_set(schema, rng)]
     else:
         ranges = (schema or {}).get("input", {}).get("range")
+        per_input = [ranges] * len(example_inputs) if ranges else \
+            declared_ranges(schema, len(example_inputs))
         sets.append(InputSet(f"{n_random} random", [
-            random_like(t, n_random, rng, ranges) for t in example_inputs], note=note))
+            random_like(t, n_random, rng, r) for t, r in zip(example_inputs, per_input)],
+            note=note))
         if ranges:
             low, high = ranges
             sets.append(InputSet("edge cases", [np.stack([np.full(t.shape[1:], v, np.float32)

@@ -1,4 +1,4 @@
-"""schema.json for a table model: the same contract as the kidney's (train/kidney/train.py
+"""schema.json for a table model: the same contract as the kidney's (train/kidney/outputs.py
 kidney_schema; read by export/ and mobile_app/pocketapp/schema.py and form.py), with what the
 task needs: a binary model's positive class and threshold, a multi-class model's classes in
 output order, a regressor's target with its unit."""
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pocketml.train.kidney.train import THRESHOLD, reference_values
+from pocketml.train.kidney.outputs import THRESHOLD, reference_values
 from pocketml.train.table.data import TASK_NAMES, TableData
 
 

@@ -24,7 +24,8 @@ from sklearn.preprocessing import StandardScaler
 from pocketml.folder.errors import DataError, UserError
 from pocketml.folder.replace import replace_folder
 from pocketml.train.calibration import calibrate
-from pocketml.train.kidney.train import calibration_report, timed
+from pocketml.train.kidney.cross_validation import timed
+from pocketml.train.kidney.outputs import calibration_report
 from pocketml.train.loop import check_run_options
 from pocketml.train.table.data import TableData, load_table, read_sidecar
 from pocketml.train.table.estimators import BinaryMLP, MulticlassMLP, RegressionMLP
