@@ -21,8 +21,8 @@ from pocketml.export.convert.exporter import export_formats
 from pocketml.export.formats import FORMATS
 from pocketml.export.tolerances import FP32
 from pocketml.export.convert.job import ExportJob
+from pocketml.export.folder_gate import opened_model_folder
 from pocketml.export.model_folder import ModelFolder, exported_files
-from pocketml.folder.replace import folder_lock
 from pocketml.folder.reference import torch_runner
 from pocketml.export.runtimes import available_runtimes, load_runner
 from pocketml.folder.artifacts import atomic_write_bytes, write_json
@@ -87,9 +87,11 @@ def floor_files(folder: Path, log) -> dict[str, Path]:
 
 
 def bench_folder(folder: Path, repeats: int = 2000, log=print,
-                 trust_source: bool = False) -> list[dict]:
-    with folder_lock(folder):
-        return bench_rows(ModelFolder(folder, trust_source), repeats, log)
+                 trust_source: bool = False, trusted: tuple[bytes, ...] = ()) -> list[dict]:
+    """The folder opens through verify's checks (folder_gate.py): a file that verify refuses
+    is never timed, and nothing is written into a folder holding what its manifest lacks."""
+    with opened_model_folder(folder, trust_source, trusted, log) as model:
+        return bench_rows(model, repeats, log)
 
 
 def bench_rows(model: ModelFolder, repeats: int, log) -> list[dict]:

@@ -21,6 +21,7 @@ from pocketml.export.verify.fp16_arithmetic import (add_fp16_arithmetic, fp16_ma
 from pocketml.export.verify.golden import app_form, write_golden
 from pocketml.export.convert.job import ExportJob, calibration_rows
 from pocketml.export.verify.input_sets import input_sets, random_budget
+from pocketml.export.isolated import isolated_runtimes
 from pocketml.export.verify.parity import check_parity, parity_document, parity_markdown
 from pocketml.export.runtimes import runtime_plan, runtime_versions, versions_markdown
 from pocketml.folder.signing import load_private_key, public_key_pem, sign_manifest
@@ -31,7 +32,7 @@ from pocketml.folder.replace import (check_target, folder_lock, remove_leftovers
 from pocketml.folder.manifest import PROVENANCE, check_manifest, sha256_file, write_manifest
 from pocketml.pocketapp.schema import schema_problems
 from pocketml.pocketapp.contract import (DELEGATES, GOLDEN, MANIFEST, ONNX, PROOF_RUNTIMES,
-                                         SIGNATURE, TFLITE)
+                                         GOLDEN_CASES, SIGNATURE, TFLITE)
 from pocketml.folder import artifacts
 
 EXPORTS = "export.json"  # what the last export wrote or failed to write, per format
@@ -206,7 +207,8 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
     add_fp16_arithmetic(runtimes)
     sets = input_sets(model.schema, model.example, model.test_set,
                       random_budget(model.module, model.example))
-    with emulated_rows(arm64, model.schema, runtimes, not_run, host_runner, log) as load:
+    with (emulated_rows(arm64, model.schema, runtimes, not_run, host_runner, log) as load,
+          isolated_runtimes(load, runtimes) as load):
         results = check_parity(model.module, files, sets, model.schema, runtimes, log, load)
     document = parity_document(results, not_run, sets)
     document["runtime_versions"] = runtime_versions(dict.fromkeys(r.runtime for r in results))
@@ -234,6 +236,10 @@ def verify_into(folder: Path, log=print, model: ModelFolder | None = None,
 
 def exported_files(folder: Path) -> dict[str, Path | None]:
     """export.json's formats and their files (None where the export failed), checked."""
+    if not (folder / EXPORTS).exists():
+        raise UserError(f"{folder} is a trained model folder that has not been exported yet (no "
+                        f"{EXPORTS}), so there is nothing to verify. Export it first: "
+                        f"pocketml export {folder}")
     exports = artifacts.read_json(folder / EXPORTS)
     if not isinstance(exports, dict) or not exports:
         raise UserError(f"{folder / EXPORTS} lists no exported format, so there is nothing to "
@@ -296,12 +302,14 @@ def bundle_folder(folder: Path, to: Path, log=print, signing: Signing = UNSIGNED
         with replace_folder(Path(to), "--to", force=force) as staging:
             for name in BUNDLE_FILES:
                 shutil.copyfile(folder / name, staging / name)
-            write_golden(folder, staging / GOLDEN)  # the app's on-device parity check
+            golden = write_golden(folder, staging / GOLDEN)  # the app's on-device parity check
             artifacts.write_json(staging / DELEGATES, fp16_record(verification.document))
+            # The app requires as many golden cases as were written (signed with the manifest).
             write_manifest(staging, [staging / name
                                      for name in (*BUNDLE_FILES, GOLDEN, DELEGATES)],
                            {**{key: manifest.get(key) for key in PROVENANCE},
-                            PROOF_RUNTIMES: verification.document.get("runtime_versions", {})})
+                            PROOF_RUNTIMES: verification.document.get("runtime_versions", {}),
+                            GOLDEN_CASES: len(golden["cases"])})
             signer = signing.seal(staging)
     sizes = ", ".join(f"{n} {(Path(to) / n).stat().st_size / 1024:.1f} KB"
                       for n in (*BUNDLE_FILES, GOLDEN, DELEGATES))

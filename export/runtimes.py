@@ -11,6 +11,7 @@ benchmark (set input, invoke, read output) with nothing of pocketml in it.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import warnings
@@ -248,7 +249,19 @@ OPTIONAL_RUNTIMES = {
 }
 
 
+# Installed is enough to plan a row for these: importing them costs seconds, paid where the row
+# runs (a child process, isolated.py), and a broken install fails that row.
+PLANNED_BY_PACKAGE = {"tensorflow": "tensorflow", "executorch": "executorch"}
+
+
 def runtime_available(runtime: str) -> bool:
+    if runtime in PLANNED_BY_PACKAGE:
+        return importlib.util.find_spec(PLANNED_BY_PACKAGE[runtime]) is not None
+    return import_runtime(runtime)
+
+
+def import_runtime(runtime: str) -> bool:
+    """Import the runtime's package; False when it is not installed."""
     try:
         if runtime == "onnxruntime-cuda":
             import onnxruntime as ort

@@ -16,7 +16,7 @@ from pocketml.commands import (MODELS, cmd_all, cmd_apk, cmd_app, cmd_bench, cmd
                                cmd_train_sequence, cmd_train_table, cmd_verify)
 from pocketml.folder.errors import UserError
 from pocketml.library_chatter import hush
-from pocketml.options import (add_arm64, add_common_training, add_data_source,
+from pocketml.options import (READ_TRUSTED, add_arm64, add_common_training, add_data_source,
                               add_device_and_progress, add_force, add_sign, add_trust_source,
                               add_trusted_key)
 from pocketml.train.kidney.choices import BALANCERS, FEATURE_SETS, SELECTORS
@@ -158,6 +158,7 @@ def add_diagnose_command(commands) -> None:
     diagnose.add_argument("--out", type=Path,
                           help="folder for diagnosis.md and the plot (default DIR-diagnosis/FORMAT, beside DIR)")
     add_trust_source(diagnose)
+    add_trusted_key(diagnose, READ_TRUSTED)
     diagnose.set_defaults(handler=cmd_diagnose)
 
 
@@ -194,6 +195,7 @@ def add_bench_command(commands) -> None:
     bench.add_argument("dir", type=Path)
     bench.add_argument("--repeats", type=int, default=2000, help="timed runs at batch 1")
     add_trust_source(bench)
+    add_trusted_key(bench, READ_TRUSTED)
     bench.set_defaults(handler=cmd_bench)
 
 
@@ -205,6 +207,7 @@ def add_explain_command(commands) -> None:
                          help="FIELD=VALUE pairs, comma-separated, as typed into the app's form, "
                               "e.g. 'sg=1.02,al=4,sod=135,hemo=9.1,pc=abnormal,htn=yes,dm=yes'")
     explain.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    add_trusted_key(explain, READ_TRUSTED)
     explain.set_defaults(handler=cmd_explain)
 
 

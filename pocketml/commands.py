@@ -167,26 +167,31 @@ def cmd_verify(args) -> int:
 
 def arm64_cpus(args) -> list[str] | None:
     """--arm64's CPU models (None without --arm64), each checked before any work starts."""
-    from pocketml.export.arm64.cpus import CPU_MODELS
-    from pocketml.export.arm64.environment import qemu_binary
+    from pocketml.export.arm64.cpus import CPU_MODELS, DEFAULT_CPUS
+    from pocketml.export.arm64.environment import check_environment, qemu_binary
 
     if not args.arm64:
+        if args.arm64_cpus is not None:
+            raise UserError(f"--arm64-cpus {args.arm64_cpus} chooses the emulated CPUs of "
+                            "--arm64, which is not given; add --arm64, or leave out "
+                            "--arm64-cpus.")
         return None
-    names = comma_list(args.arm64_cpus, str, "--arm64-cpus")
+    names = comma_list(",".join(DEFAULT_CPUS) if args.arm64_cpus is None else args.arm64_cpus,
+                       str, "--arm64-cpus")
     unknown = [name for name in names if name not in CPU_MODELS]
     if unknown or not names:
         raise UserError(f"--arm64-cpus {args.arm64_cpus!r}: choose from "
                         f"{', '.join(CPU_MODELS)}, comma-separated.")
     qemu_binary()  # a missing emulator is named before anything is trained or checked
+    check_environment()  # so is a damaged cache
     return list(dict.fromkeys(names))
 
 
 def cmd_diagnose(args) -> int:
     from pocketml.export.diagnose.drift import diagnose_folder
-    from pocketml.folder.replace import folder_lock
 
-    with folder_lock(args.dir):
-        diagnose_folder(args.dir, args.fmt, args.out, trust_source=args.trust_source)
+    diagnose_folder(args.dir, args.fmt, args.out, trust_source=args.trust_source,
+                    trusted=signing_of(args).trusted)
     return 0
 
 
@@ -208,16 +213,21 @@ def cmd_keygen(args) -> int:
 def cmd_explain(args) -> int:
     from pocketml.explain import explain_row
 
-    explain_row(args.dir, args.row, as_json=args.json)
+    explain_row(args.dir, args.row, as_json=args.json, trusted=signing_of(args).trusted)
     return 0
+
+
+MAX_REPEATS = 1_000_000  # about 8 MB of timings per row, seconds to minutes of runs
 
 
 def cmd_bench(args) -> int:
     from pocketml.export.bench import bench_folder
 
-    if args.repeats < 10:
-        raise UserError(f"--repeats {args.repeats}: give at least 10 timed runs (default 2000).")
-    bench_folder(args.dir, repeats=args.repeats, trust_source=args.trust_source)
+    if not 10 <= args.repeats <= MAX_REPEATS:  # each run's time is kept in memory
+        raise UserError(f"--repeats {args.repeats}: give from 10 to {MAX_REPEATS:,} timed runs "
+                        "(default 2000).")
+    bench_folder(args.dir, repeats=args.repeats, trust_source=args.trust_source,
+                 trusted=signing_of(args).trusted)
     return 0
 
 
@@ -241,6 +251,9 @@ def cmd_all(args) -> int:
     from pocketml.folder.artifacts import atomic_write_bytes
     from pocketml.train.loop import check_run_options
 
+    if args.out is not None:  # train's option, which `all` shares; its folders are per model
+        raise UserError(f"--out {args.out}: `pocketml all` writes one folder per model, "
+                        f"<--artifacts>/<model>; give --artifacts {args.out} instead.")
     names = parse_models(args.models)
     check_run_options(args.device, args.seed, args.optimizer)
     signing = signing_of(args)

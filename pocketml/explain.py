@@ -9,12 +9,9 @@ import json
 from pathlib import Path
 
 from pocketml.folder.errors import UserError
-from pocketml.export.console import quiet
-from pocketml.folder.manifest import UNLISTED
-from pocketml.pocketapp.bundle import BundleError, open_bundle
+from pocketml.export.folder_gate import opened_for_app
 from pocketml.pocketapp.explain import explain
 from pocketml.pocketapp.form import BINARY
-from pocketml.pocketapp.predictors import load_predictor
 
 
 def parse_row(text: str) -> dict[str, str]:
@@ -25,21 +22,27 @@ def parse_row(text: str) -> dict[str, str]:
         if not equals or not name.strip():
             raise UserError(f"--row: {part!r} is not FIELD=VALUE; write e.g. "
                             "--row 'sg=1.02,al=4,sod=135,hemo=9.1,pc=abnormal,htn=yes,dm=yes'.")
+        if name.strip() in answers:  # the app's form has one box per field
+            raise UserError(f"--row: {name.strip()} is given twice ({answers[name.strip()]!r} "
+                            f"and {value.strip()!r}); give each field once.")
         answers[name.strip()] = value.strip()
     return answers
 
 
-def explain_row(folder: Path, text: str, as_json: bool = False, log=print) -> dict:
-    try:
-        bundle = open_bundle(Path(folder), unlisted=UNLISTED)  # a model folder's reports too
-    except BundleError as err:
-        raise UserError(str(err)) from None
-    form = bundle.form
-    if form.reference is None:
-        raise UserError(f"{folder}: this model has no reference row to explain against (a "
-                        "drawing pad's model, or a bundle from an older pocketml); explain "
-                        "takes a table model's bundle or folder.")
+def explain_row(folder: Path, text: str, as_json: bool = False, log=print,
+                trusted: tuple[bytes, ...] = ()) -> dict:
+    """The row's prediction and explanation, given only where the app would give them: the
+    folder passes verify's checks, or the bundle its golden self-check (folder_gate.py)."""
     answers = parse_row(text)
+    with opened_for_app(Path(folder), trusted, log) as (bundle, predictor):
+        return explain_opened(bundle.form, predictor, answers, as_json, log)
+
+
+def explain_opened(form, predictor, answers: dict[str, str], as_json: bool, log) -> dict:
+    if form.reference is None:
+        raise UserError("this model has no reference row to explain against (a drawing pad's "
+                        "model, or a bundle from an older pocketml); explain takes a table "
+                        "model's bundle or folder.")
     unknown = sorted(set(answers) - {f.name for f in form.fields})
     if unknown:
         raise UserError(f"--row: {', '.join(unknown)} is not a field of this model; its fields "
@@ -48,8 +51,6 @@ def explain_row(folder: Path, text: str, as_json: bool = False, log=print) -> di
     if errors:
         raise UserError("--row: " + "; ".join(f"{name}: {message}"
                                               for name, message in errors.items()) + ".")
-    with quiet():  # LiteRT announces its XNNPACK delegate on stderr
-        predictor = load_predictor(bundle, "desktop")
     prediction = form.decide(predictor.predict(row))
     explanation = explain(form, row, predictor.predict)
     binary = form.task == BINARY

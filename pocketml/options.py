@@ -35,6 +35,10 @@ def add_trusted_key(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument("--trusted-key", type=Path, action="append", metavar="PUB", help=what)
 
 
+READ_TRUSTED = ("refuse the folder unless this public key signed its manifest as it is now "
+                "(repeatable: any of them), as verify does")
+
+
 def add_device_and_progress(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="cuda (mixed precision) when available with auto")
@@ -63,7 +67,7 @@ def add_arm64(parser: argparse.ArgumentParser) -> None:
                         help="also run every file in the arm64 builds of LiteRT and ONNX "
                              "Runtime (a phone's kernels) under qemu emulation; the first run "
                              "builds the environment in the user cache (about 250 MB)")
-    parser.add_argument("--arm64-cpus", metavar="LIST", default=",".join(DEFAULT_CPUS),
+    parser.add_argument("--arm64-cpus", metavar="LIST",
                         help=f"with --arm64: the emulated CPU models, from "
                              f"{', '.join(CPU_MODELS)} (max: qemu's SME CPU, whose int8 "
                              f"results are wrong) (default {','.join(DEFAULT_CPUS)})")

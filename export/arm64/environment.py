@@ -21,6 +21,8 @@ from pathlib import Path
 from pocketml.folder.errors import UserError
 from pocketml.folder.places import cache_dir
 from pocketml.export.arm64.cpus import CpuModel, write_cpu_root
+from pocketml.export.arm64.health import (check_cache_root, check_can_build, damage,
+                                          refuse_damaged)
 
 QEMU_INSTALL = "sudo apt-get install qemu-user-static"
 DEBIAN_SOURCES = ("http://deb.debian.org/debian bookworm main",
@@ -88,10 +90,24 @@ def environment_folder() -> Path:
     return cache_root() / f"py311-{key}-layout{LAYOUT}"
 
 
+def check_environment() -> Path:
+    """The environment's folder, refused when its cache is damaged (health.py); called before
+    any work, and again before any row."""
+    check_cache_root(cache_root())
+    folder = environment_folder()
+    if folder.exists() and not folder.is_dir():
+        refuse_damaged(folder, "a file is where its folder belongs")
+    if (folder / READY).exists():
+        problem = damage(folder, GUEST_PYTHON, [name.replace("-", "_") for name in WHEELS])
+        if problem:
+            refuse_damaged(folder, problem)
+    return folder
+
+
 def arm64_environment(log=print) -> Arm64Environment:
     """The environment, built on first use (about 250 MB, under a minute) and reused."""
     qemu = qemu_binary()
-    folder = environment_folder()
+    folder = check_environment()
     if (folder / READY).is_file():
         log(f"arm64: reusing {folder}")
         return Arm64Environment(folder, qemu)
@@ -103,6 +119,7 @@ def arm64_environment(log=print) -> Arm64Environment:
     if not Path(DEBIAN_KEYRING).is_file():
         raise UserError(f"--arm64 checks Debian's arm64 packages against {DEBIAN_KEYRING}, which "
                         "is missing. Install it with: sudo apt-get install debian-archive-keyring")
+    check_can_build(cache_root(), DEBIAN_SOURCES)
     log(f"arm64: building the environment in {folder} (once; later runs reuse it)")
     staging = folder.with_name(f".{folder.name}.{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)

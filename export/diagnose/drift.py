@@ -20,12 +20,15 @@ import torch
 from torch import nn
 
 from pocketml.folder.errors import UserError
+from pocketml.export.folder_gate import opened_model_folder
 from pocketml.export.formats import FORMATS
 from pocketml.export.model_folder import ModelFolder, exported_files
 from pocketml.export.verify.input_sets import input_sets
 from pocketml.folder.reference import run_batches, torch_runner
 from pocketml.export.runtimes import load_runner
 from pocketml.export.diagnose.taps import Tap, capture
+from pocketml.folder.replace import replace_folder
+from pocketml.folder.artifacts import atomic_write_bytes
 
 WORST_ROWS = 64  # the rows diagnosed: the failing set's worst, worst first
 RANGE_ROWS = 2000  # rows of that set that give each layer's PyTorch range
@@ -52,10 +55,40 @@ class Layer:
 
 
 def diagnose_folder(folder: Path, fmt: str, out: Path | None = None, log=print,
-                    trust_source: bool = False) -> dict:
+                    trust_source: bool = False, trusted: tuple[bytes, ...] = ()) -> dict:
+    """The folder opens through verify's checks (folder_gate.py): a file that verify refuses
+    is never diagnosed. `out` is a pocketml folder, written as model folders are (folders.py):
+    refused before any work when it holds a user's files, is a link or lies inside the model
+    folder; locked for the whole run; replaced whole at the end."""
     if fmt not in FORMATS:
         raise UserError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}.")
-    model = ModelFolder(folder, trust_source)
+    out = Path(out or default_out(Path(folder), fmt))
+    check_out(Path(folder), out)
+    with replace_folder(out, "--out") as staging:
+        with opened_model_folder(folder, trust_source, trusted, log) as model:
+            report, layers = diagnose_model(model, folder, fmt, log)
+        plot_errors(staging / "error_per_layer.png", layers, report["tolerance"], fmt)
+        atomic_write_bytes(staging / "diagnosis.md", diagnosis_markdown(report, folder).encode())
+    log(summary_line(report))
+    log(f"wrote {out / 'diagnosis.md'} and {out / 'error_per_layer.png'}")
+    return report
+
+
+def check_out(folder: Path, out: Path) -> None:
+    """Refuse an --out inside the model folder (it must hold only what its manifest lists) or
+    reached through a link (what it points to is someone else's)."""
+    model, target = folder.resolve(), out.resolve()
+    if target == model or model in target.parents:
+        raise UserError(f"--out {out}: inside the model folder {folder}, which holds only what "
+                        f"its manifest lists; give a folder beside it (the default is "
+                        f"{default_out(folder, 'FORMAT')}).")
+    linked = next((p for p in (out, *out.parents) if p.is_symlink()), None)
+    if linked is not None:
+        raise UserError(f"--out {out}: {linked} is a symbolic link, and pocketml never writes "
+                        "through one; give a real folder.")
+
+
+def diagnose_model(model: ModelFolder, folder: Path, fmt: str, log) -> tuple[dict, list[Layer]]:
     files = exported_files(model.folder)
     if files.get(fmt) is None:
         raise UserError(f"{folder} has no {FORMATS[fmt].filename} ({fmt} was "
@@ -74,15 +107,7 @@ def diagnose_folder(folder: Path, fmt: str, out: Path | None = None, log=print,
               "tolerance": tolerance, "first": None if first is None else first.module,
               "layers": [layer.as_dict() for layer in layers],
               "taps": len(taps), "taps_unmapped": unmapped_taps}
-    out = Path(out or default_out(Path(folder), fmt))
-    out.mkdir(parents=True, exist_ok=True)
-    plot_errors(out / "error_per_layer.png", layers, tolerance, fmt)
-    from pocketml.folder.artifacts import atomic_write_bytes
-
-    atomic_write_bytes(out / "diagnosis.md", diagnosis_markdown(report, folder).encode())
-    log(summary_line(report))
-    log(f"wrote {out / 'diagnosis.md'} and {out / 'error_per_layer.png'}")
-    return report
+    return report, layers
 
 
 def default_out(folder: Path, fmt: str) -> Path:

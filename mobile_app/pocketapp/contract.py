@@ -18,4 +18,7 @@ ONNX = "model.onnx"
 # The manifest's record of the runtime releases that computed `pocketml verify`'s rows, by
 # runtime name ("litert": "ai-edge-litert 2.3.0"): the self-check line names it beside its own.
 PROOF_RUNTIMES = "proof_runtimes"
+# The manifest's record of how many golden cases the bundle was made with: an edit that cuts
+# golden.json is caught, and a signature covers the count.
+GOLDEN_CASES = "golden_cases"
 REQUIRED = (TFLITE, SCHEMA)  # what every platform needs; ONNX is a desktop fallback

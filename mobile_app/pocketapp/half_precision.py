@@ -28,7 +28,12 @@ def require_fp16_proof(bundle) -> dict:
         raise Fp16Refused(f"the bundle has no {DELEGATES}, so nothing shows that the model "
                           "computes right in half precision (a GPU delegate): it runs on the "
                           "CPU in float32. Rebuild the bundle with `pocketml bundle`.")
-    record = json.loads(bundle.path(DELEGATES).read_text(encoding="utf-8"))
+    try:
+        record = json.loads(bundle.path(DELEGATES).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise Fp16Refused(f"{DELEGATES} cannot be read ({err}), so nothing shows that the model "
+                          "computes right in half precision: it runs on the CPU in float32. "
+                          "Rebuild the bundle with `pocketml bundle`.") from None
     verdict = record.get("fp16_arithmetic") if isinstance(record, dict) else None
     if not isinstance(verdict, dict) or verdict.get("passed") is not True:
         why = verdict.get("why", "no verdict") if isinstance(verdict, dict) else "no verdict"

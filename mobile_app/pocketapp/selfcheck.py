@@ -21,13 +21,17 @@ import time
 from dataclasses import dataclass
 
 from .bundle import Bundle, BundleError
-from .contract import GOLDEN, GOLDEN_FORMAT, PROOF_RUNTIMES
+from .contract import GOLDEN, GOLDEN_CASES, GOLDEN_FORMAT, PROOF_RUNTIMES
 from .form import ChoiceField, FormSpec
 from .pad import StrokesField
 
 # `pocketml verify`'s float32 tolerance for model.tflite (a test holds the two equal).
 TOLERANCE = 1e-5
 REBUILD = "Rebuild the bundle with `pocketml bundle` (or `pocketml all`)."
+# The manifest's record of how many golden cases `pocketml bundle` wrote (a signature covers
+# it), and the app's own floor, never read from the bundle: a golden.json cut to one case, its
+# manifest rewritten to match, checks almost nothing.
+MIN_GOLDEN_CASES = 16
 
 
 class SelfCheckFailed(BundleError):
@@ -156,11 +160,21 @@ def read_golden(bundle: Bundle) -> dict:
         malformed = f"cannot be read ({err})"
     if malformed:
         raise SelfCheckFailed(f"{GOLDEN} {malformed}. {REBUILD}")
+    count, recorded = len(golden["cases"]), bundle.manifest.get(GOLDEN_CASES)
+    if recorded is not None and count != recorded:
+        raise SelfCheckFailed(f"{GOLDEN} holds {count} golden cases; the bundle was made with "
+                              f"{recorded} (its manifest records them). {REBUILD}")
+    if count < MIN_GOLDEN_CASES:
+        raise SelfCheckFailed(f"{GOLDEN} holds {count} golden case(s); this app checks a model "
+                              f"on at least {MIN_GOLDEN_CASES} before it predicts. {REBUILD}")
     return golden
 
 
 def golden_problem(golden: dict, form: FormSpec) -> str:
     """What is wrong with a golden document for this form; empty when nothing is."""
+    if not isinstance(golden, dict):
+        return (f"is a JSON {type(golden).__name__}, not the golden document (an object with "
+                f"its format and cases) that `pocketml bundle` writes")
     if golden.get("format") != GOLDEN_FORMAT:
         return f"has format {golden.get('format')!r}, expected {GOLDEN_FORMAT!r}"
     cases = golden.get("cases")

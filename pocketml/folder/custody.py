@@ -28,7 +28,7 @@ from torch import nn
 
 from pocketml.folder.errors import IntegrityError, UserError
 from pocketml.folder.manifest import sha256_file
-from pocketml.pocketapp.contract import MANIFEST, SIGNATURE
+from pocketml.pocketapp.contract import GOLDEN, MANIFEST, SIGNATURE
 from pocketml.pocketapp.signature import SignatureError, check_signature, fingerprint
 from pocketml.folder import artifacts
 from pocketml.folder.reference import run_batches, task_metrics, torch_runner
@@ -139,15 +139,22 @@ def range_departures(schema: dict, x: np.ndarray) -> list[str]:
 def metric_departures(measured: dict, recorded) -> list[str]:
     if not isinstance(recorded, dict) or not recorded:
         return [f"{RECORD} holds no metrics"]
-    problems = []
+    problems, moved = [], []
     for name, then in recorded.items():
         now = measured.get(name)
         if not all(isinstance(v, (int, float)) and math.isfinite(v) for v in (now, then)):
             problems.append(f"metric {name}: measured {now!r}, training recorded {then!r}")
         elif abs(now - then) > METRIC_TOLERANCE * max(1.0, abs(then)):
-            problems.append(f"the weights compute {name} {now:.4f} on the folder's test set; "
-                            f"training recorded {then:.4f}: {artifacts.WEIGHTS} was changed "
-                            "after training")
+            moved.append((name, now, then))
+    # roc_auc does not depend on the threshold: unchanged, the weights still rank the test set
+    # as they did at training, and what moved is the decision (threshold or classes).
+    decision_only = "roc_auc" in recorded and moved and "roc_auc" not in [m[0] for m in moved]
+    culprit = (f"the decision threshold (or the classes) in {artifacts.SCHEMA} was changed after "
+               "training (roc_auc, which does not depend on it, is unchanged)" if decision_only
+               else f"{artifacts.WEIGHTS} was changed after training")
+    problems += [f"{'the schema gives' if decision_only else 'the weights compute'} {name} "
+                 f"{now:.4f} on the folder's test set; training recorded {then:.4f}: {culprit}"
+                 for name, now, then in moved]
     return problems
 
 
@@ -162,6 +169,18 @@ def public_key_bytes(path: Path, option: str = "--trusted-key") -> bytes:
     if b"BEGIN PUBLIC KEY" not in data:
         raise UserError(f"{option} {path}: not a PEM public key; give the .pub.pem that "
                         "`pocketml keygen` wrote (never the private key).")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+    from cryptography.hazmat.primitives.serialization import load_pem_public_key
+
+    try:
+        key = load_pem_public_key(data)
+    except (ValueError, TypeError) as err:
+        raise UserError(f"{option} {path}: not a readable PEM public key ({err}); give the "
+                        ".pub.pem that `pocketml keygen` wrote.") from None
+    if not isinstance(key, Ed25519PublicKey):  # what --sign and the app's verifier take
+        raise UserError(f"{option} {path}: not an Ed25519 key ({type(key).__name__.strip('_')}); pocketml "
+                        "signs and checks with Ed25519 keys only (as --sign and the app do). "
+                        "Give the .pub.pem that `pocketml keygen` wrote.")
     return data
 
 
@@ -174,15 +193,30 @@ def check_signed(folder: Path, trusted: list[bytes]) -> str:
         manifest_bytes = manifest.read_bytes()
     except OSError:
         raise IntegrityError(f"{manifest}: missing; nothing in {folder} is signed.") from None
+    keys = ", ".join(fingerprint(key) for key in trusted)
+    if not (folder / SIGNATURE).is_file():
+        raise IntegrityError(f"{folder}: unsigned (no {SIGNATURE}), and only a folder signed by "
+                             f"a trusted key ({keys}) is accepted here. pocketml signs a folder "
+                             "as it writes it, never afterwards (that would vouch for files "
+                             f"nobody checked): write it again, signed: {signing_command(folder)}")
     reasons = []
     for key in trusted:
         try:
             return check_signature(folder, manifest_bytes, key)
         except SignatureError as err:
             reasons.append(str(err))
-    keys = ", ".join(fingerprint(key) for key in trusted)
     why = reasons[0] if len(set(reasons)) == 1 else "; ".join(reasons)
     raise IntegrityError(f"{folder}: not signed by a trusted key ({keys}): {why} Only a folder "
-                         f"signed when it was written ({SIGNATURE}, from `pocketml train|export "
-                         "--sign KEY`) and unchanged since passes; train or export it again "
-                         "with --sign.")
+                         "signed as it was written and unchanged since passes: write it again, "
+                         f"signed: {signing_command(folder)}")
+
+
+def signing_command(folder: Path) -> str:
+    """The command that writes a folder like this one signed: a trained folder is signed by
+    its training, a bundle by `bundle`, a folder from a user's module by its export."""
+    if (folder / RECORD).is_file():
+        return f"`pocketml train MODEL --out {folder} --sign KEY`, then export it with --sign KEY"
+    if (folder / GOLDEN).is_file():
+        return f"`pocketml bundle MODEL_FOLDER --to {folder} --sign KEY`"
+    return (f"`pocketml export --model MODULE:CALLABLE --input-shape ... --out {folder} --sign "
+            "KEY`")

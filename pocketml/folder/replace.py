@@ -249,17 +249,24 @@ def folder_bytes(folder: Path) -> int:
                and not p.is_symlink()) if Path(folder).is_dir() else 0
 
 
+def size_text(n: int) -> str:
+    """A size as a person reads it: 0.0 MB hides a size of a few kilobytes."""
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} KB" if n >= 1000 else f"{n} bytes"
+
+
 def disk_full_message(target: Path, staging: Path) -> str:
     """What a full disk cost and what to free: the new folder is built beside the old one, so
     both must fit until the swap."""
-    megabytes = lambda n: f"{n / 1e6:.1f} MB"
     written, previous = folder_bytes(staging), folder_bytes(target)
     free = shutil.disk_usage(target.parent).free
     needed = max(written, previous)
     return (f"{target}: the disk is full (no space left on the device that holds "
-            f"{target.parent}); the new folder had {megabytes(written)} written"
-            + (f", the folder it replaces takes {megabytes(previous)}" if previous else "")
-            + f", and {megabytes(free)} are free. Free at least {megabytes(needed)} more "
-            "(the new folder is built beside the old one), then run the command again. "
+            f"{target.parent}); the new folder had {size_text(written)} written"
+            + (f", the folder it replaces takes {size_text(previous)}" if previous else "")
+            + f", and {size_text(free)} are free. "
+            # A write that fails at once says nothing of the size: "at least 0 bytes" is untrue.
+            + (f"Free at least {size_text(needed)} more (the new folder is built beside the old "
+               "one)" if needed else "Free some space")
+            + ", then run the command again. "
             "Nothing was changed: " + ("the previous folder is as it was." if previous
                                        else "no folder was written."))

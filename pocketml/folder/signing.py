@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from pathlib import Path
 
 from pocketml.folder.errors import UserError
+from pocketml.folder.new_files import NewFile, write_all_or_nothing
 from pocketml.pocketapp.contract import MANIFEST, SIGNATURE
 from pocketml.pocketapp.signature import (ALGORITHM, PIN_MODULE, TRUSTED_SIGNER,
                                           fingerprint, key_sha256)
@@ -41,14 +41,11 @@ def generate_key_pair(private_key: Path, app_dir: Path | None, log=print) -> str
                                     serialization.NoEncryption())
     public_pem = key.public_key().public_bytes(serialization.Encoding.PEM,
                                                serialization.PublicFormat.SubjectPublicKeyInfo)
-    private_key.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(private_key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(private_pem)
-    for path in targets[1:3]:
-        atomic_write_bytes(path, public_pem)
+    files = [NewFile(private_key, private_pem, 0o600), NewFile(public_key, public_pem)]
     if app_dir is not None:
-        atomic_write_bytes(pin_module(app_dir), pin_source(public_pem).encode())
+        files += [NewFile(targets[2], public_pem),
+                  NewFile(pin_module(app_dir), pin_source(public_pem).encode())]
+    write_all_or_nothing(files, "the key pair" + (" and the app's copy" if app_dir else ""))
     log(f"wrote {private_key} (private: keep it secret, never commit it) and {public_key}; "
         + (f"the app in {app_dir} now accepts only bundles signed by key "
            f"{fingerprint(public_pem)}" if app_dir else f"key {fingerprint(public_pem)}"))
