@@ -67,6 +67,10 @@ class FormSpec:
     """The fields of a schema, `encode` from answers to the model's input row, and `decide`
     from the model's output to what it means for the schema's task (outcome.py)."""
 
+    # The fewest golden cases the app checks a form's model on before it predicts, never read
+    # from the bundle: a golden.json cut to one case, its manifest rewritten, checks nothing.
+    min_golden_cases = 16
+
     def __init__(self, schema: dict):
         problems = schema_problems(schema)
         if "columns" not in schema:

@@ -32,6 +32,7 @@ class PadSpec:
 
     task = MULTICLASS
     reference = None  # the explanation of a drawing is not built yet
+    min_golden_cases = 10  # one drawing of each digit (export/verify/golden_drawings.py)
 
     def __init__(self, schema: dict):
         problems = schema_problems(schema)

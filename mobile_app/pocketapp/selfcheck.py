@@ -28,10 +28,6 @@ from .pad import StrokesField
 # `pocketml verify`'s float32 tolerance for model.tflite (a test holds the two equal).
 TOLERANCE = 1e-5
 REBUILD = "Rebuild the bundle with `pocketml bundle` (or `pocketml all`)."
-# The manifest's record of how many golden cases `pocketml bundle` wrote (a signature covers
-# it), and the app's own floor, never read from the bundle: a golden.json cut to one case, its
-# manifest rewritten to match, checks almost nothing.
-MIN_GOLDEN_CASES = 16
 
 
 class SelfCheckFailed(BundleError):
@@ -164,9 +160,10 @@ def read_golden(bundle: Bundle) -> dict:
     if recorded is not None and count != recorded:
         raise SelfCheckFailed(f"{GOLDEN} holds {count} golden cases; the bundle was made with "
                               f"{recorded} (its manifest records them). {REBUILD}")
-    if count < MIN_GOLDEN_CASES:
-        raise SelfCheckFailed(f"{GOLDEN} holds {count} golden case(s); this app checks a model "
-                              f"on at least {MIN_GOLDEN_CASES} before it predicts. {REBUILD}")
+    if count < bundle.form.min_golden_cases:  # the app's own floor, never the bundle's
+        raise SelfCheckFailed(f"{GOLDEN} holds {count} golden case(s); this app checks this "
+                              f"model on at least {bundle.form.min_golden_cases} before it "
+                              f"predicts. {REBUILD}")
     return golden
 
 
