@@ -26,6 +26,8 @@ from pocketml.export.model_folder import ModelFolder, exported_files
 from pocketml.export.verify.input_sets import input_sets
 from pocketml.folder.reference import run_batches, torch_runner
 from pocketml.export.runtimes import load_runner
+from pocketml.export.diagnose.tap_alignment import (ACTIVATION_MODULES, ACTIVATIONS,
+                                                    activated, in_pytorch_layout)
 from pocketml.export.diagnose.taps import Tap, capture
 from pocketml.folder.replace import replace_folder
 from pocketml.folder.artifacts import atomic_write_bytes
@@ -187,7 +189,7 @@ def match(layers: list[Layer], taps: list[Tap], rows: int) -> int:
     taken: dict[int, int] = {}  # layer index -> tap index
     names = {layer.module for layer in layers}  # a tap named for one layer is not another's
     for i, layer in enumerate(layers[:-1]):
-        named = [k for k, tap in enumerate(taps) if tap.module == layer.module and fits(tap, layer)]
+        named = [k for k, tap in enumerate(taps) if holds(tap, layer.module) and fits(tap, layer)]
         if named:
             taken[i] = named[-1]
             layer.mapped_by = "name"
@@ -210,12 +212,23 @@ def match(layers: list[Layer], taps: list[Tap], rows: int) -> int:
     return len(taps) - len(set(taken.values()))
 
 
+def holds(tap: Tap, module: str) -> bool:
+    """Whether the tap holds `module`'s output: made by it, or by the op it was fused into
+    together with an activation (compared with that activation applied: compare_layer)."""
+    return tap.module == module or (module in tap.fused and tap.activation is not None)
+
+
 def compare_layer(layer: Layer, tap: Tap) -> None:
-    want = layer.values.reshape(len(layer.values), -1).astype(np.float64)
-    got = tap.values.reshape(len(tap.values), -1).astype(np.float64)
-    low, high = layer.span
+    """The layer's PyTorch values as the tap holds them: through the activation TFLite fused
+    into the layer's op (not when the layer is that activation's own module)."""
+    fused = None if layer.kind in ACTIVATION_MODULES else tap.activation
+    want, (low, high) = activated(layer.values, layer.span, fused)
+    got = in_pytorch_layout(tap.values, want).reshape(len(want), -1).astype(np.float64)
+    want = want.reshape(len(want), -1).astype(np.float64)
     layer.error = float(np.abs(got - want).max() / max(high - low, 1e-12))
     layer.tensor = tap.name
+    if fused in ACTIVATIONS:
+        layer.mapped_by += f", with its fused {fused}"
     if tap.limits is not None:
         layer.limits = (float(tap.limits[0]), float(tap.limits[1]))
         layer.clipped = float(((want < tap.limits[0]) | (want > tap.limits[1])).mean())
@@ -228,7 +241,7 @@ def summary_line(report: dict) -> str:
     if report["first"] is None:
         worst = max((l for l in report["layers"] if l["error"] is not None),
                     key=lambda l: l["error"], default=None)
-        return (f"{report['format']}: no layer passes the tolerance {report['tolerance']:g}"
+        return (f"{report['format']}: no layer past the tolerance {report['tolerance']:g}"
                 + (f" (largest: {worst['module']}, {worst['error']:.3g})" if worst else ""))
     first = layers[report["first"]]
     return (f"{report['format']}: first layer past the tolerance {report['tolerance']:g}: "

@@ -30,6 +30,8 @@ class Tap:
     module: str | None  # dotted module path ("" = the model itself); None when unknown
     values: np.ndarray  # [rows, ...], float32 (integer tensors dequantized)
     limits: tuple[float, float] | None = None  # an integer tensor's representable range
+    fused: tuple[str, ...] = ()  # other modules whose ops the tensor took in (TFLite fusions)
+    activation: str | None = None  # TFLite: the activation fused into the op (tap_alignment)
 
 
 def capture(fmt: str, path: Path, inputs: list[np.ndarray], job: ExportJob) -> list[Tap]:
@@ -54,6 +56,7 @@ def tflite_taps(path: Path, inputs: list[np.ndarray]) -> list[Tap]:
                                   experimental_preserve_all_tensors=True)
         interpreter.allocate_tensors()
     details = {d["index"]: d for d in interpreter.get_tensor_details()}
+    activations = fused_activations(path)
     produced = list(dict.fromkeys(i for op in interpreter._get_ops_details()
                                   for i in op["outputs"] if i >= 0))
     rows = {i: [] for i in produced}
@@ -74,21 +77,34 @@ def tflite_taps(path: Path, inputs: list[np.ndarray]) -> list[Tap]:
             info = np.iinfo(detail["dtype"])
             values = (values - zero_point) * scale
             limits = ((info.min - zero_point) * scale, (info.max - zero_point) * scale)
-        taps.append(Tap(detail["name"], tflite_module(detail["name"]), values, limits))
+        modules = tflite_modules(detail["name"])
+        taps.append(Tap(detail["name"], modules[-1] if modules else None, values, limits,
+                        tuple(modules[:-1]), activations.get(i)))
     return taps
 
 
-def tflite_module(name: str) -> str | None:
+def tflite_modules(name: str) -> list[str]:
     """litert-torch's scope "Model/torch.nn.modules.container.Sequential_body/
-    torch.nn.modules.linear.Linear_0;3" -> "body.0". A fused op's tensor lists the scopes of
-    the ops it took in, separated by ";" ("...Linear_0;;...ReLU_1;"): it holds the last one's
-    output. None for a name with no scope ("serving_default_x", made by the converter)."""
+    torch.nn.modules.linear.Linear_0;3" -> ["body.0"]. A fused op's tensor lists the scopes of
+    the ops it took in, separated by ";" ("...Linear_0;;...ReLU_1;" -> ["body.0", "body.1"]),
+    in no fixed order (a Conv2d fused with its ReLU lists the ReLU first). Empty for a name with no scope ("serving_default_x", made
+    by the converter)."""
     scopes = [part for part in name.split(";") if "/" in part or part.count(".") > 1]
-    if not scopes:
-        return None
-    parts = scopes[-1].split("/")[1:]  # the first part is the model's own class
-    return ".".join(part.rsplit(".", 1)[-1].split("_", 1)[1] for part in parts
-                    if "_" in part.rsplit(".", 1)[-1])
+    return [".".join(part.rsplit(".", 1)[-1].split("_", 1)[1] for part in scope.split("/")[1:]
+                     if "_" in part.rsplit(".", 1)[-1])  # the first part is the model's class
+            for scope in scopes]
+
+
+def fused_activations(path: Path) -> dict[int, str]:
+    """Tensor index -> the activation TFLite fused into the op that writes it (RELU, ...)."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model = schema.Model.GetRootAsModel(Path(path).read_bytes(), 0)
+    graph = schema.ModelT.InitFromObj(model).subgraphs[0]
+    names = {v: k for k, v in vars(schema.ActivationFunctionType).items() if not k.startswith("_")}
+    return {int(op.outputs[0]): names[op.builtinOptions.fusedActivationFunction]
+            for op in graph.operators
+            if getattr(op.builtinOptions, "fusedActivationFunction", 0)}
 
 
 # -- ONNX ---------------------------------------------------------------------------------

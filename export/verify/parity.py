@@ -9,6 +9,7 @@ outputs for every input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -17,25 +18,15 @@ from torch import nn
 
 from pocketml.export.verify.decisions import DecisionTally, decisions_cells
 from pocketml.export.formats import FORMATS
-from pocketml.export.tolerances import Tolerance
-from pocketml.export.verify.input_sets import InputSet
-from pocketml.folder.reference import (PRIMARY_METRIC, labels_of, run_batches, run_chunks, task_metrics,
-                                      torch_runner)
 from pocketml.export.runtimes import GATED_RUNTIMES
+from pocketml.export.tolerances import Tolerance
 from pocketml.export.verify.fp16_arithmetic import host_runner
-
-
-@dataclass
-class Check:
-    name: str
-    value: float
-    limit: str
-    passed: bool
-    where: str = ""
-
-    def line(self) -> str:
-        mark = "✓" if self.passed else "✗"
-        return f"    {mark} {self.name}: {self.value:.4g} ({self.limit}){self.where}"
+from pocketml.export.verify.input_sets import InputSet
+from pocketml.export.verify.noise_floor import NoiseFloor
+from pocketml.export.verify.output_checks import (Check, OutputTally, cell, floor_lines, one_line,
+                                                  output_rows)
+from pocketml.export.verify.task_checks import LabelTally, metric_checks
+from pocketml.folder.reference import run_batches, run_chunks, task_metrics, torch_runner
 
 
 @dataclass
@@ -53,6 +44,8 @@ class RuntimeResult:
     emulation: dict | None = None  # arm64 rows: the CPU emulated, the diff vs x86, the kernels
     gates: str | None = None  # a row that decides only this feature, not the verdict
     decisions: dict | None = None  # binary classifiers: flips and calibration (decisions.py)
+    outputs: list[dict] = field(default_factory=list)  # each output's own verdict (output_checks)
+    not_run: str | None = None  # a gated row whose runner could not drive the file: why
 
     @property
     def passed(self) -> bool:
@@ -64,18 +57,21 @@ class RuntimeResult:
                 "metrics": self.metrics, "passed": self.passed, "error": self.error,
                 "checks": [c.__dict__ for c in self.checks], "dimensions": self.dimensions,
                 "lowering": self.lowering, "emulation": self.emulation, "gates": self.gates,
-                "decisions": self.decisions}
+                "decisions": self.decisions, "outputs": self.outputs,
+                "not_run": self.not_run}
 
 
 def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
-            schema: dict | None, tolerance: Tolerance) -> RuntimeResult:
+            schema: dict | None, tolerance: Tolerance,
+            floor: NoiseFloor | None = None) -> RuntimeResult:
+    """Every output of `run` against PyTorch's on `sets`, each output judged on its own
+    (output_checks); `floor` widens a float32 limit to PyTorch's own rounding where needed."""
     result = RuntimeResult(fmt, runtime)
-    worst_abs, worst_abs_at, agree, total, disagree_at = 0.0, "", 0, 0, ""
-    span = 0.0
+    tallies: list[OutputTally] = []
+    labels = LabelTally(schema)
     decisions = DecisionTally(schema)
     for s in sets:
         wanted, firsts = reference[s.name], []
-        span = max([span] + [float(w.max() - w.min()) for w in wanted if w.size])
         # The metrics need output 0 of the whole labelled set; nothing else is kept.
         keep_first = s.labels is not None and s.batch_size != 1 and not result.metrics
         for start, outputs in run_chunks(run, s.inputs, s.batch_size):
@@ -84,54 +80,27 @@ def compare(fmt: str, runtime: str, run, sets: list[InputSet], reference: dict,
                 decisions.add_test(outputs[0], wanted[0][rows], s.labels[rows])
             elif "random" in s.name:
                 decisions.add_random(outputs[0], wanted[0][rows])
-            for k, (got, want) in enumerate(zip(outputs, wanted)):
-                want = want[start:start + len(got)]
-                diff = np.abs(got.astype(np.float64) - want)
-                if diff.max() > worst_abs:
-                    row = start + int(np.unravel_index(diff.argmax(), diff.shape)[0])
-                    worst_abs, worst_abs_at = float(diff.max()), f"{s.name}, output {k}, row {row}"
+            tallies += [OutputTally(k) for k in range(len(tallies), len(outputs))]
+            for tally, got, want in zip(tallies, outputs, wanted):
+                want = want[rows]
+                diff = tally.add(got, want, s.name, start)
                 result.max_rel_diff = max(result.max_rel_diff,
-                                          float((diff / (np.abs(want) + 1e-6)).max()))
-            got_labels = labels_of(outputs[0], schema)
-            if got_labels is not None:
-                same = got_labels == labels_of(wanted[0][rows], schema)
-                agree, total = agree + int(same.sum()), total + len(same)
-                if not same.all() and not disagree_at:
-                    disagree_at = f"{s.name}, row {start + int(np.argmin(same))}"
+                                          float((diff / (np.abs(want) + 1e-6)).max(initial=0)))
+            labels.add(outputs[0], wanted[0][rows], s.name, start)
             if keep_first:
                 firsts.append(outputs[0])
         if firsts:
             result.metrics = task_metrics(np.concatenate(firsts), s.labels, schema)
-    result.max_abs_diff, result.decisions = worst_abs, decisions.summary()
-    where = f" [worst: {worst_abs_at}]" if worst_abs_at else ""
-    if tolerance.max_abs_diff is not None:
-        # float32 rounding grows with the numbers: a forecast of 0-200 sunspots carries errors
-        # of ~1e-5 x 200 in any runtime. Outputs in raw units are judged against their range;
-        # probabilities (range <= 1) keep the absolute tolerance.
-        scaled = worst_abs / max(1.0, span)
-        result.checks.append(Check("max abs diff" if span <= 1 else "max abs diff / output range",
-                                   scaled, f"<= {tolerance.max_abs_diff:g}",
-                                   scaled <= tolerance.max_abs_diff, where))
-    if total:
-        result.label_agreement = agree / total
-        result.checks.append(Check("label agreement", result.label_agreement,
-                                   f">= {tolerance.label_agreement:.1%}",
-                                   result.label_agreement >= tolerance.label_agreement,
-                                   f" [first disagreement: {disagree_at}]" if disagree_at else ""))
-    elif tolerance.max_abs_diff is None:
-        # No labels (regression, user models): judge quantized files by error relative to
-        # the spread of the reference outputs instead.
-        relative = worst_abs / max(span, 1e-12)
-        result.checks.append(Check("max abs diff / output range", relative, "<= 0.05",
-                                   relative <= 0.05, where))
-    metric = PRIMARY_METRIC.get((schema or {}).get("task"))
-    if tolerance.metric_within is not None and metric in result.metrics:
-        ours, theirs = result.metrics[metric], reference["metrics"][metric]
-        gap = abs(ours - theirs) / (abs(theirs) if metric == "rmse" else 1.0)
-        result.checks.append(Check(f"{metric} vs PyTorch's {theirs:.4f}", gap,
-                                   f"<= {tolerance.metric_within:g}"
-                                   + (" relative" if metric == "rmse" else ""),
-                                   gap <= tolerance.metric_within))
+    result.max_abs_diff = max((t.worst for t in tallies), default=0.0)
+    result.decisions = decisions.summary()
+    for tally in tallies:
+        result.checks += tally.judge(tolerance, bool(labels.total), len(tallies) > 1,
+                                     floor and partial(floor.output, tally.index))
+    result.outputs = [t.record() for t in tallies]
+    if labels.total:
+        result.label_agreement = labels.agree / labels.total
+        result.checks.append(labels.check(tolerance))
+    result.checks += metric_checks(result.metrics, reference.get("metrics", {}), schema, tolerance)
     return result
 
 
@@ -140,8 +109,41 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
                  load=host_runner) -> list[RuntimeResult]:
     """`files` maps format name -> exported file (None when its export failed); `load` makes
     a runner from a file and a runtime name (arm64.runner adds the emulated ones)."""
-    torch_run = torch_runner(module.eval())
     probes = dimension_probes(sets, schema)
+    reference = reference_outputs(module.eval(), sets, probes, schema, log)
+    floor = NoiseFloor(module, reference, sets + [p.inputs for p in probes])
+    judge = Judge(sets, reference, schema, probes, floor)
+    results = []
+    for fmt, path in files.items():
+        for runtime in runtimes.get(fmt) or [FORMATS[fmt].runtimes[0]]:
+            runner = None
+            if path is None or not path.is_file():
+                result = RuntimeResult(fmt, runtime, error="no exported file (export failed)")
+            else:
+                try:
+                    runner = load(path, runtime)
+                    result = judge(fmt, runtime, runner)
+                except Exception as err:  # a runtime that refuses the file fails the check
+                    result = refused(fmt, runtime, err)
+            result.gates = GATED_RUNTIMES.get(runtime)
+            log_result(result, runner, log)
+            results.append(result)
+    return results
+
+
+def refused(fmt: str, runtime: str, err: Exception) -> RuntimeResult:
+    """A runtime that could not run the file, in one line. A row that only gates a feature
+    says "not run": that is no proof for the feature, and no failure of what it measures."""
+    message = one_line(f"{type(err).__name__}: {err}")
+    if runtime in GATED_RUNTIMES:
+        return RuntimeResult(fmt, runtime, error=f"not run: {message}", not_run=message)
+    return RuntimeResult(fmt, runtime, error=message)
+
+
+def reference_outputs(module: nn.Module, sets: list[InputSet], probes: list[Probe],
+                      schema: dict | None, log) -> dict:
+    """PyTorch's outputs for every set and probe, and its metrics on the labelled set."""
+    torch_run = torch_runner(module)
     reference = {s.name: run_batches(torch_run, s.inputs, s.batch_size)
                  for s in sets + [p.inputs for p in probes]}
     labelled = next((s for s in sets if s.labels is not None), None)
@@ -154,39 +156,45 @@ def check_parity(module: nn.Module, files: dict[str, Path], sets: list[InputSet]
             log(f"  {s.note}")
     if reference["metrics"]:
         log("  PyTorch metrics: " + ", ".join(f"{k} {v:.4f}" for k, v in reference["metrics"].items()))
-    results = []
-    for fmt, path in files.items():
-        for runtime in runtimes.get(fmt) or [FORMATS[fmt].runtimes[0]]:
-            runner = None
-            if path is None or not path.is_file():
-                result = RuntimeResult(fmt, runtime, error="no exported file (export failed)")
-            else:
-                try:
-                    runner = load(path, runtime)
-                    # A runner that computes in another precision brings its own tolerance.
-                    tolerance = getattr(runner, "tolerance", FORMATS[fmt].tolerance)
-                    result = compare(fmt, runtime, runner.run, sets, reference, schema, tolerance)
-                    probe_dimensions(result, runner, probes, reference, schema, tolerance)
-                    result.lowering = runner.lowering
-                    result.emulation = getattr(runner, "emulation", None)
-                except Exception as err:  # a runtime that refuses the file fails the check
-                    result = RuntimeResult(fmt, runtime, error=f"{type(err).__name__}: {err}")
-            result.gates = GATED_RUNTIMES.get(runtime)
-            log(f"  {'PASS' if result.passed else 'FAIL'} {fmt} on {runtime}"
-                + (f": {result.error}" if result.error else ""))
-            for check in result.checks:
-                log(check.line())
-            if result.dimensions:
-                log("    dimensions: " + "; ".join(f"{name} {what}"
-                                                   for name, what in result.dimensions.items()))
-            if result.lowering:
-                log(f"    {lowering_line(result.lowering)}")
-            for note in getattr(runner, "notes", list)():
-                log(f"    {note}")
-            if result.decisions:
-                log("    decisions flipped: {}; {}".format(*decisions_cells(result.decisions)))
-            results.append(result)
-    return results
+    return reference
+
+
+@dataclass
+class Judge:
+    """One runner judged on every set and probe against PyTorch's outputs."""
+    sets: list[InputSet]
+    reference: dict
+    schema: dict | None
+    probes: list[Probe]
+    floor: NoiseFloor
+
+    def __call__(self, fmt: str, runtime: str, runner) -> RuntimeResult:
+        # A runner that computes in another precision brings its own tolerance.
+        tolerance = getattr(runner, "tolerance", FORMATS[fmt].tolerance)
+        result = compare(fmt, runtime, runner.run, self.sets, self.reference, self.schema,
+                         tolerance, self.floor)
+        probe_dimensions(result, runner, self.probes, self.reference, self.schema, tolerance,
+                         self.floor)
+        result.lowering = runner.lowering
+        result.emulation = getattr(runner, "emulation", None)
+        return result
+
+
+def log_result(result: RuntimeResult, runner, log) -> None:
+    mark = "PASS" if result.passed else "NOT RUN" if result.not_run else "FAIL"
+    log(f"  {mark} {result.format} on {result.runtime}"
+        + (f": {result.not_run or result.error}" if result.error else ""))
+    for check in result.checks:
+        log(check.line())
+    if result.dimensions:
+        log("    dimensions: " + "; ".join(f"{name} {what}"
+                                           for name, what in result.dimensions.items()))
+    if result.lowering:
+        log(f"    {lowering_line(result.lowering)}")
+    for note in getattr(runner, "notes", list)():
+        log(f"    {note}")
+    if result.decisions:
+        log("    decisions flipped: {}; {}".format(*decisions_cells(result.decisions)))
 
 
 # -- which dimensions are truly dynamic ---------------------------------------------------
@@ -223,7 +231,8 @@ def dimension_probes(sets: list[InputSet], schema: dict | None) -> list[Probe]:
 
 
 def probe_dimensions(result: RuntimeResult, runner, probes: list[Probe], reference: dict,
-                     schema: dict | None, tolerance: Tolerance) -> None:
+                     schema: dict | None, tolerance: Tolerance,
+                     floor: NoiseFloor | None = None) -> None:
     """Say per dimension what the file does; a size it runs but gets wrong fails the format.
     A file already off at its own sizes (fp16 weights through 50 layers) is as far off at
     another: that says nothing about the dimension."""
@@ -231,7 +240,7 @@ def probe_dimensions(result: RuntimeResult, runner, probes: list[Probe], referen
     for probe in probes:
         try:
             outcome = compare(result.format, result.runtime, runner.run, [probe.inputs],
-                              reference, schema, tolerance)
+                              reference, schema, tolerance, floor)
         except Exception as err:  # the runtime refuses the size: the dimension is fixed
             result.dimensions[probe.dimension] = (f"fixed: {probe.size} refused "
                                                   f"({type(err).__name__})")
@@ -300,13 +309,16 @@ def parity_markdown(document: dict, reference_metrics: dict | None = None) -> st
             agreement = "n/a" if r["label_agreement"] is None else f"{r['label_agreement']:.2%}"
             metrics = ", ".join(f"{k} {v:.4f}" for k, v in r["metrics"].items()) or "—"
             dimensions = "; ".join(f"{k} {v}" for k, v in r.get("dimensions", {}).items()) or "—"
-            verdict = "✓ pass" if r["passed"] else f"✗ FAIL {r['error'] or ''}"
+            verdict = ("✓ pass" if r["passed"] else f"— {cell(r['error'])}" if r.get("not_run")
+                       else f"✗ FAIL {cell(r['error'] or '')}")
             flips, calibration = decisions_cells(r.get("decisions"))
             lines.append(f"| {fmt} | {runtime} | {r['max_abs_diff']:.2e} | "
                          f"{r['max_rel_diff']:.2e} | {agreement} | {metrics} | {flips} | "
                          f"{calibration} | {dimensions} | {verdict} |")
+            lines += output_rows(r)
             if r.get("lowering"):
                 lowered.append(f"- {fmt}: {lowering_line(r['lowering'])}")
+    lines += floor_lines(document)
     if lowered:
         lines += ["", "Lowering (recorded in each .pte file):", *lowered]
     exported = [f"- {fmt}: {entry['exported_dimensions']}"

@@ -35,6 +35,10 @@ def require_fp16_proof(bundle) -> dict:
                           "computes right in half precision: it runs on the CPU in float32. "
                           "Rebuild the bundle with `pocketml bundle`.") from None
     verdict = record.get("fp16_arithmetic") if isinstance(record, dict) else None
+    if isinstance(verdict, dict) and verdict.get("not_run"):
+        raise Fp16Refused("`pocketml verify` could not run model.tflite in half precision "
+                          f"({verdict['not_run']}), so nothing shows that it computes right "
+                          "there; it runs on the CPU in float32.")
     if not isinstance(verdict, dict) or verdict.get("passed") is not True:
         why = verdict.get("why", "no verdict") if isinstance(verdict, dict) else "no verdict"
         raise Fp16Refused("model.tflite failed the fp16 arithmetic check of `pocketml verify` "
@@ -55,21 +59,35 @@ def compiled_fp16_model(path: str):
         cpu_options=CpuOptions(num_threads=1, xnnpack_flags=XNNPACK_FLAG_FORCE_FP16)))
 
 
-def run_compiled(model, inputs: Sequence) -> list:
-    """One batch through a CompiledModel's first signature: float32 arrays in and out."""
-    import numpy as np
+class CompiledSignature:
+    """A CompiledModel's first signature at the file's own shapes, as the app feeds it: each
+    input written in the dtype the file declares (int32 token ids, say), each output read in
+    its own, nothing resized (a resized graph may fail to allocate where the file runs)."""
 
-    rows = len(inputs[0])
-    for i, x in enumerate(inputs):
-        model.resize_input_tensor(i, list(x.shape), strict=False)
-    given = model.create_input_buffers(0)
-    for buffer, x in zip(given, inputs):
-        buffer.write(np.ascontiguousarray(x, np.float32))
-    produced = model.create_output_buffers(0)
-    model.run_by_index(0, given, produced)
-    details = model.get_output_tensor_details(next(iter(model.get_signature_list())))
-    return [buffer.read(rows * int(np.prod(d["shape"][1:])), np.float32)
-            .reshape(rows, *d["shape"][1:]) for buffer, d in zip(produced, details.values())]
+    def __init__(self, model):
+        key = next(iter(model.get_signature_list()))
+        self.model = model
+        self.inputs = list(model.get_input_tensor_details(key).values())
+        self.outputs = list(model.get_output_tensor_details(key).values())
+        self.given = model.create_input_buffers(0)
+        self.produced = model.create_output_buffers(0)
+
+    @property
+    def batch(self) -> int:
+        """The rows the file takes at once (litert-torch writes 1)."""
+        return int(self.inputs[0]["shape"][0])
+
+    def run(self, inputs: Sequence) -> list:
+        import numpy as np
+
+        for buffer, x, declared in zip(self.given, inputs, self.inputs):
+            if list(np.shape(x)) != list(declared["shape"]):
+                raise ValueError(f"input {declared['name']}: the file takes shape "
+                                 f"{declared['shape']}, not {list(np.shape(x))}")
+            buffer.write(np.ascontiguousarray(x, declared["dtype"]))
+        self.model.run_by_index(0, self.given, self.produced)
+        return [buffer.read(int(np.prod(d["shape"])), d["dtype"]).reshape(d["shape"])
+                for buffer, d in zip(self.produced, self.outputs)]
 
 
 class DesktopLiteRTFp16(Predictor):
@@ -85,7 +103,7 @@ class DesktopLiteRTFp16(Predictor):
     def load(cls, bundle) -> "DesktopLiteRTFp16":
         require_fp16_proof(bundle)
         self = cls()
-        self.model = compiled_fp16_model(str(bundle.path(TFLITE)))
+        self.signature = CompiledSignature(compiled_fp16_model(str(bundle.path(TFLITE))))
         self.codec = RowCodec(bundle.form.n_columns)
         return self
 
@@ -93,7 +111,7 @@ class DesktopLiteRTFp16(Predictor):
         import numpy as np
 
         packed = np.frombuffer(self.codec.pack(row), np.float32).reshape(1, -1)
-        return float(run_compiled(self.model, [packed])[0][0, 0])
+        return float(self.signature.run([packed])[0][0, 0])
 
 
 def load_fp16_predictor(bundle, platform: str = PLATFORM) -> Predictor:

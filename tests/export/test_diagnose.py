@@ -52,17 +52,18 @@ def test_a_changed_layer_is_named_with_the_layers_after_it(kidney_copy, capsys):
 
 def test_tflite_tensors_are_named_by_the_module_that_made_them(kidney_copy):
     """The dynamic-range int8 file: LiteRT's preserved tensors carry litert-torch's module
-    scopes; a fused Linear+ReLU tensor is the ReLU's output, so the Linear itself is reported
-    as not mapped, never compared with the wrong tensor."""
+    scopes; a fused Linear+ReLU tensor is the ReLU's output, so the Linear is compared with
+    its PyTorch output through the ReLU, never with the pre-activation values."""
     report = diagnose_folder(kidney_copy, "tflite_int8", log=lambda _: None)
     mapped = {layer["module"]: layer["mapped_by"] for layer in report["layers"]}
-    assert mapped == {"scale": "name", "body.0": "", "body.1": "name", "body.3": "",
+    fused = "name, with its fused RELU"
+    assert mapped == {"scale": "name", "body.0": fused, "body.1": "name", "body.3": fused,
                       "body.4": "name", "body.6": "name", "output": "name"}
     errors = {layer["module"]: layer["error"] for layer in report["layers"]}
     assert errors["scale"] < 1e-6 < errors["body.1"] < 0.05  # int8 weights after the scaling
     assert report["first"] is None  # it passes parity, and no layer drifts past 0.05
     text = (kidney_copy.with_name("kidney-diagnosis") / "tflite_int8" / "diagnosis.md").read_text()
-    assert "Not mapped: body.0, body.3" in text
+    assert "Not mapped: every layer was mapped" in text
 
 
 def test_executorch_is_tapped_through_its_delegate(kidney_copy):
