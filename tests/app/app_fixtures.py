@@ -168,6 +168,6 @@ def run_driver(display: str, out: Path, scenario: str, bundle: Path,
 
 
 def keep_screenshots(report: dict) -> list[Path]:
-    """Copy the run's screenshots to artifacts/screenshots/, where people look at them."""
+    """Copy the run's screenshots to SCREENSHOTS, where people look at them."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return [Path(shutil.copy2(shot, SCREENSHOTS / Path(shot).name)) for shot in report["screenshots"]]

@@ -4,7 +4,8 @@ at start through its own rasterizer and runtime, a finger's strokes (simulated t
 the image pocketapp/drawing.py makes of them, Predict ranks the classes as PyTorch does on that
 image, and Clear empties the pad.
 
-Screenshots are kept in artifacts/screenshots/ (app_pad_*.png, app_drawn_*.png)."""
+Screenshots are kept in artifacts/screenshots-test/ (app_pad_*.png, app_drawn_*.png; `make
+screenshots` refreshes the committed ones)."""
 
 from __future__ import annotations
 

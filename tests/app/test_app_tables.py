@@ -4,7 +4,8 @@ regressor (diabetes progression) a value with its unit; both pass the self-check
 explain the answer with Shapley values. `pocketml bundle` refuses a schema the app cannot show
 before it verifies anything.
 
-Screenshots are kept in artifacts/screenshots/ (app_*_wine_*.png, app_*_diabetes_*.png)."""
+Screenshots are kept in artifacts/screenshots-test/ (app_*_wine_*.png, app_*_diabetes_*.png; `make
+screenshots` refreshes the committed ones)."""
 
 from __future__ import annotations
 

@@ -22,8 +22,7 @@ from test_trust_chain import edit_json, exit_2, keys  # noqa: F401  (keys: a fix
 
 sys.path.insert(0, str(APP))
 from pocketapp.bundle import open_bundle  # noqa: E402
-from pocketapp.half_precision import Fp16Refused  # noqa: E402
-from pocketapp.predictors import load_predictor  # noqa: E402
+from pocketapp.half_precision import Fp16Refused, load_fp16_predictor  # noqa: E402
 from pocketapp.selfcheck import SelfCheckFailed, read_golden  # noqa: E402
 
 
@@ -95,7 +94,7 @@ def test_a_broken_delegates_json_is_named(bundle_copy):
     write_bundle_manifest(bundle_copy)
     with pytest.raises(Fp16Refused, match=r"^delegates\.json cannot be read \(.*\), so nothing "
                                           r"shows .* Rebuild the bundle"):
-        load_predictor(open_bundle(bundle_copy), "desktop", fp16=True)
+        load_fp16_predictor(open_bundle(bundle_copy), "desktop")
 
 
 def cut_golden(bundle: Path, keep: int) -> None:
@@ -119,6 +118,6 @@ def test_a_golden_json_cut_to_one_case_is_refused_even_with_its_manifest_rewritt
         bundle_copy):
     cut_golden(bundle_copy, 1)
     write_bundle_manifest(bundle_copy)  # a forger's manifest: no record of the count
-    with pytest.raises(SelfCheckFailed, match=r"holds 1 golden case\(s\); this app checks a "
-                                              r"model on at least 16"):
+    with pytest.raises(SelfCheckFailed, match=r"holds 1 golden case\(s\); this app checks "
+                                              r"this model on at least 16"):
         read_golden(open_bundle(bundle_copy))
