@@ -26,8 +26,7 @@ from pocketml.export.convert.user_module import user_schema
 
 sys.path.insert(0, str(APP))
 from pocketapp.bundle import open_bundle  # noqa: E402
-from pocketapp.half_precision import DELEGATES, Fp16Refused  # noqa: E402
-from pocketapp.predictors import load_predictor  # noqa: E402
+from pocketapp.half_precision import DELEGATES, Fp16Refused, load_fp16_predictor  # noqa: E402
 
 SILENT = dict(log=lambda _: None)
 
@@ -165,5 +164,5 @@ def test_the_app_says_not_run_rather_than_failed(kidney_bundle, tmp_path):
     write_manifest(bundle, ("model.tflite", "model.onnx", "schema.json", GOLDEN, DELEGATES))
     with pytest.raises(Fp16Refused, match=r"could not run model.tflite in half precision "
                                           r"\(ValueError: input x") as refusal:
-        load_predictor(open_bundle(bundle), "desktop", fp16=True)
+        load_fp16_predictor(open_bundle(bundle), "desktop")
     assert "failed" not in str(refusal.value)
