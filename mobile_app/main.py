@@ -18,13 +18,17 @@ from pocketapp.bundle import BundleError, open_bundle
 from pocketapp.explain import explain
 from pocketapp.form import BINARY, ChoiceField
 from padscreen import DrawingScreen
+from seriesscreen import SeriesScreen
+from pocketapp.drawing import SIDE
 from pocketapp.keyboard import ask_for_decimal_keys
+from pocketapp.occlusion import occlusion_map
 from pocketapp.pad import STROKES, PadSpec
 from pocketapp.predictors import PLATFORM, load_predictor
 from pocketapp.refusal import details, for_the_person
 from pocketapp.signature import SignatureError, trusted_key
 from pocketapp.safearea import safe_area
 from pocketapp.selfcheck import verify_on_device
+from pocketapp.series import SeriesSpec
 from pocketapp.textsize import ios_font_scale
 
 if PLATFORM == "desktop":  # a phone-shaped window; must be set before the Window is created
@@ -170,6 +174,8 @@ class PocketMLApp(App):
         Logger.info(f"pocketml: {self.verification.log_line}; bundle {self.trust()}")
         if isinstance(bundle.form, PadSpec):
             return DrawingScreen(heading=bundle.form.heading, footer=self.footer())
+        if isinstance(bundle.form, SeriesSpec):
+            return self.build_series()
         return self.build_form()
 
     def refusal(self, err: Exception) -> "ErrorScreen":
@@ -195,23 +201,67 @@ class PocketMLApp(App):
             self.entries[field.name] = entry
         return screen
 
+    def build_series(self) -> SeriesScreen:
+        spec = self.bundle.form
+        steps = spec.fields
+        caption = (f"{spec.unit + ': ' if spec.unit else ''}oldest ({steps[0].name}) to newest "
+                   f"({steps[-1].name}), range {spec.low:g} to {spec.high:g}; the forecast in "
+                   "orange")
+        return SeriesScreen(spec, heading=spec.heading, caption=caption, footer=self.footer())
+
     def footer(self) -> str:
         return f"{self.verification.summary}\n{self.predictor.runtime}, offline, {self.trust()}"
 
     def submit_drawing(self) -> None:
-        """The drawing as the image the model was trained on (pocketapp/drawing.py), ranked."""
-        pad = self.bundle.form
-        row, errors = pad.encode({STROKES: json.dumps(self.root.ids.drawing.strokes)})
+        """The drawing as the image the model was trained on (pocketapp/drawing.py), ranked, and
+        which of its ink the answer rests on (pocketapp/occlusion.py)."""
+        pad, screen = self.bundle.form, self.root
+        screen.explanation = ""
+        screen.ids.occlusion.clear()
+        row, errors = pad.encode({STROKES: json.dumps(screen.ids.drawing.strokes)})
+        if errors:
+            screen.result, screen.result_is_error = errors[STROKES], True
+            return
         try:
-            shown = errors or {"": "\n".join(pad.decide(self.predictor.predict(row)).lines)}
+            output = self.predictor.predict(row)
+            ranking = pad.decide(output)
+            seen = occlusion_map(row, SIDE, pad.classes, output, self.predictor.predict)
         except Exception as err:  # a runtime failure is reported, never raised into Kivy
-            shown = {"failed": f"The model failed on this drawing: {err}"}
-        (name, text), = shown.items()
-        self.root.result, self.root.result_is_error = text, bool(name)
+            screen.result = f"The model failed on this drawing: {err}"
+            screen.result_is_error = True
+            return
+        screen.result, screen.result_is_error = "\n".join(ranking.lines), False
+        screen.explanation = (f"Left, the {SIDE}x{SIDE} image the model saw: orange marks the "
+                              f"ink its answer {seen.label} rests on, blue ink that spoke for "
+                              "another class.")
+        screen.ids.occlusion.show(row, seen)
 
     def clear_drawing(self) -> None:
         self.root.ids.drawing.clear()
-        self.root.result = ""
+        self.root.ids.occlusion.clear()
+        self.root.result = self.root.explanation = ""
+
+    def submit_series(self) -> None:
+        """Every value checked as a form's field; the forecast drawn after the window."""
+        screen, spec = self.root, self.bundle.form
+        row, errors = spec.encode(screen.answers())
+        for name, cell in screen.cells.items():
+            cell.invalid = name in errors
+        if errors:
+            screen.result_is_error = True
+            screen.result = (f"Fix {len(errors)} value{'s' if len(errors) > 1 else ''} first: "
+                             + "; ".join(f"{name}: {why}" for name, why in errors.items()))
+            return
+        try:
+            estimate = spec.decide(self.predictor.predict(row))
+        except Exception as err:  # a runtime failure is reported, never raised into Kivy
+            screen.result, screen.result_is_error = f"The model failed on this window: {err}", True
+            return
+        screen.ids.chart.forecast = estimate.value
+        screen.result, screen.result_is_error = "\n".join(estimate.lines), False
+
+    def reset_series(self) -> None:
+        self.root.fill(self.bundle.form.recent)
 
     def submit(self) -> None:
         """Validate every field, then predict only when all are valid."""

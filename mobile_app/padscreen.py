@@ -1,10 +1,12 @@
 """The drawing pad's widgets: a square a finger draws on (its strokes kept as points, y up,
-in the pad's own coordinates) and the screen around it. Layout is in pocketml.kv; what a
-drawing means is pocketapp/pad.py's and drawing.py's."""
+in the pad's own coordinates), the image the model saw with its occlusion map over it, and the
+screen around them. Layout is in pocketml.kv; what a drawing means is pocketapp/pad.py's and
+drawing.py's, what its map means occlusion.py's."""
 
 from __future__ import annotations
 
-from kivy.graphics import Color, Line
+from kivy.graphics import Color, Line, Rectangle
+from kivy.graphics.texture import Texture
 from kivy.metrics import dp
 from kivy.properties import BooleanProperty, StringProperty
 from kivy.uix.boxlayout import BoxLayout
@@ -50,8 +52,55 @@ class DrawingPad(Widget):
         self.canvas.clear()
 
 
+class OcclusionView(Widget):
+    """The model's own input (grey levels, pixel for pixel) with each square's share of the
+    answer over it: orange where blanking the ink lowers the answer's probability, blue where it
+    raises it, the strongest at 3/4 opacity."""
+
+    SUPPORTS, OPPOSES = (0.98, 0.6, 0.2), (0.35, 0.7, 0.9)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.shown = None  # (image, map), redrawn wherever the layout puts the view
+        self.fbind("pos", self.redraw)
+        self.fbind("size", self.redraw)
+
+    def show(self, image: list[float], seen) -> None:
+        self.shown = image, seen
+        self.redraw()
+
+    def clear(self) -> None:
+        self.shown = None
+        self.canvas.clear()
+
+    def redraw(self, *_) -> None:
+        if self.shown is None:
+            return
+        image, seen = self.shown
+        side = seen.side
+        texture = Texture.create(size=(side, side), colorfmt="luminance")
+        texture.mag_filter = "nearest"  # pixels, as the model saw them, not a blur
+        rows = [image[r * side:(r + 1) * side] for r in reversed(range(side))]  # bottom first
+        texture.blit_buffer(bytes(round(v) for row in rows for v in row),
+                            colorfmt="luminance", bufferfmt="ubyte")
+        self.canvas.clear()
+        cell = self.width / side * seen.patch
+        largest = seen.largest or 1.0
+        with self.canvas:
+            Color(1, 1, 1, 1)
+            Rectangle(pos=self.pos, size=self.size, texture=texture)
+            for r, row in enumerate(seen.losses):
+                for c, loss in enumerate(row):
+                    if loss:
+                        Color(*(self.SUPPORTS if loss > 0 else self.OPPOSES),
+                              0.75 * abs(loss) / largest)
+                        Rectangle(pos=(self.x + c * cell, self.top - (r + 1) * cell),
+                                  size=(cell, cell))
+
+
 class DrawingScreen(BoxLayout):
     heading = StringProperty()
     result = StringProperty()
+    explanation = StringProperty()  # what the occlusion map shows; empty while there is none
     result_is_error = BooleanProperty(False)
     footer = StringProperty()

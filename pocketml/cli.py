@@ -219,7 +219,8 @@ def add_all_command(commands) -> None:
     everything.add_argument("--artifacts", type=Path, default=Path("artifacts"))
     everything.add_argument("--app", metavar="NAME",
                             help="which of --models goes into the app: kidney (the default "
-                                 "when trained), table or digits (a drawing pad)")
+                                 "when trained) or table (a form), digits (a drawing pad), rnn "
+                                 "or lstm (a series chart)")
     everything.add_argument("--table", type=Path, metavar="FILE.csv",
                             help="with --models table: your CSV (as `train table --data`)")
     everything.add_argument("--target", help="with --models table: the column to predict")

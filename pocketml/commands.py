@@ -105,8 +105,6 @@ MODELS = {
     "table": lambda out, args, finish: train_table_model(out, args, args.table, finish,
                                                          task=args.task),
 }
-# What the app can show: a form built from a table's columns, a drawing pad for the digits CNN.
-APP_MODELS = ("kidney", "table", "digits")
 
 
 def cmd_train_table(args) -> int:
@@ -289,7 +287,8 @@ def cmd_all(args) -> int:
 
 def app_choice(args, names: list[str]) -> str | None:
     """The model `pocketml all` bundles into the app: --app, else kidney when it is trained;
-    refused before any training when the app cannot show it or it is not trained."""
+    refused before any training when it is not among --models. The app shows each of them: a
+    form for a table, a drawing pad for the digits CNN, a series chart for a forecaster."""
     if "table" in names and not (args.table and args.target):
         raise UserError("--models table needs --table FILE.csv and --target COLUMN.")
     chosen = args.app or ("kidney" if "kidney" in names else None)
@@ -297,10 +296,6 @@ def app_choice(args, names: list[str]) -> str | None:
         return None
     if chosen not in names:
         raise UserError(f"--app {chosen}: not among --models {args.models}; add it there.")
-    if chosen not in APP_MODELS:
-        raise UserError(f"--app {chosen}: the app shows a form for a table model or a "
-                        f"drawing pad for the digits CNN ({', '.join(APP_MODELS)}); {chosen} "
-                        "has neither (its series chart is not built yet).")
     return chosen
 
 

@@ -31,7 +31,8 @@ from pocketml.folder.reference import run_batches, torch_runner
 from pocketml.pocketapp.contract import GOLDEN_FORMAT
 from pocketml.export.verify.golden_drawings import drawn_golden
 from pocketml.pocketapp.form import FormSpec, NumericField, SchemaError
-from pocketml.pocketapp.pad import PadSpec, spec_for
+from pocketml.pocketapp.kinds import spec_for
+from pocketml.pocketapp.pad import PadSpec
 from pocketml.folder import artifacts
 
 N_ROWS = 32
@@ -75,7 +76,7 @@ def golden_cases(module: nn.Module, schema: dict,
             continue
         x = chosen.inputs[0]
         outputs = run_batches(run, [x], 64)[0].reshape(len(x), -1)
-        typed = [form_values(form, row) for row in x]
+        typed = [form_values(form, row.reshape(-1)) for row in x]  # a window: [W, 1]
         excluded = undecided(outputs, schema) | np.array([v is None for v in typed])
         # the most likely class's probability for a multi-class model, else the one output
         for i in spread_over_outputs(outputs.max(axis=1), wanted - len(rows), excluded):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .contract import MANIFEST, MANIFEST_FORMAT, REQUIRED, SCHEMA, SIGNATURE
 from .form import FormSpec, SchemaError
-from .pad import spec_for
+from .kinds import spec_for
 from .signature import SignatureError, check_signature
 
 

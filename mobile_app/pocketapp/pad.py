@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 
 from .drawing import SIDE, rasterize
-from .form import MULTICLASS, FormSpec, SchemaError
+from .form import MULTICLASS, SchemaError
 from .outcome import ClassRanking
 from .schema import schema_problems
 
@@ -62,13 +62,3 @@ class PadSpec:
 
     def decide(self, output) -> ClassRanking:
         return ClassRanking.of(output, self.classes)
-
-
-def is_image_model(schema) -> bool:
-    return isinstance(schema, dict) and "columns" not in schema and isinstance(
-        schema.get("input"), dict) and schema["input"].get("shape") == IMAGE_SHAPE
-
-
-def spec_for(schema) -> FormSpec | PadSpec:
-    """A drawing pad for an image classifier, else the form its columns describe."""
-    return PadSpec(schema) if is_image_model(schema) else FormSpec(schema)

@@ -188,6 +188,8 @@ class DesktopOnnx(Predictor):
         inputs, outputs = session.get_inputs(), session.get_outputs()
         given, output = inputs[0], outputs[0]
         self.input_name = given.name
+        # one row in the input's own shape: a window [1, W, 1], an image [1, 1, 28, 28]
+        self.row_shape = [1, *(d if isinstance(d, int) else -1 for d in given.shape[1:])]
         per_row = lambda shape: element_count(shape[1:])  # the batch axis is symbolic
         out_type = self.ONNX_TYPES.get(output.type, output.type)
         self.codec = RowCodec.check(columns, self.ONNX_TYPES.get(given.type, given.type),
@@ -211,7 +213,7 @@ class DesktopOnnx(Predictor):
         return installed("onnxruntime", "onnxruntime")
 
     def predict(self, row: Sequence[float]) -> float:
-        packed = self.np.frombuffer(self.codec.pack(row), self.np.float32).reshape(1, -1)
+        packed = self.np.frombuffer(self.codec.pack(row), self.np.float32).reshape(self.row_shape)
         return self.codec.unpack(self.session.run(None, {self.input_name: packed})[0].tobytes())
 
 

@@ -12,7 +12,8 @@ Scenarios: `form` (describe the form), `patient` (fill in --answers, Submit, rea
 then one --showcase text per numeric field for the screenshot), `keyboard` (tap the first
 number field, record its requests for a decimal keyboard),
 `refused` (report what a refused bundle shows), `draw` (trace --answers' {"strokes": ...} on a
-drawing pad with touches, Predict, then Clear). The report is OUT/report.json.
+drawing pad with touches, Predict, then Clear), `forecast` (type --answers into a forecaster's
+cells, Predict, then each --bad text in its newest cell, then Reset). The report is OUT/report.json.
 
 --size resizes the window (a phone's screen at density 1: KIVY_METRICS_DENSITY=1, with
 KIVY_METRICS_FONTSCALE for the phone's font size); --safe-area pads as an iPhone's notch and
@@ -38,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "mobile_app"))
 from main import (ChoiceEntry, ContributionRow, FormScreen, NumberInput,  # noqa: E402
                   PocketMLApp)  # (after sys.path)
 from padscreen import DrawingScreen  # noqa: E402
+from seriesscreen import SeriesScreen  # noqa: E402
 from kivy.base import EventLoop  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
@@ -170,6 +172,10 @@ class Driver:
         if isinstance(root, DrawingScreen):
             yield from self.draw(root, json.loads(self.args.answers)["strokes"])
             return
+        if isinstance(root, SeriesScreen):
+            yield from self.forecast(root, json.loads(self.args.answers),
+                                     json.loads(self.args.bad))
+            return
         if not isinstance(root, FormScreen):
             self.report["summary"], self.report["message"] = root.summary, root.message
             self.report["model_loaded"] = self.app.predictor is not None
@@ -234,10 +240,51 @@ class Driver:
         self.report["pad_strokes"] = [list(stroke) for stroke in pad.strokes]
         self.report["pad_size"] = list(pad.size)
         self.report["predictions"] = self.predictions
+        view = root.ids.occlusion
+        self.report["occlusion"] = view.shown and {**view.shown[1].as_dict(),
+                                                   "size": list(view.size),
+                                                   "explanation": root.explanation}
         self.shot("app_drawn.png")
         tap(root.ids.erase)
         yield from self.settle()
-        self.report["after_clear"] = {"result": root.result, "strokes": len(pad.strokes)}
+        self.report["after_clear"] = {"result": root.result, "strokes": len(pad.strokes),
+                                      "occlusion": view.shown is not None,
+                                      "explanation": root.explanation}
+
+    def forecast(self, root, answers: dict, bad: list[str]):
+        """The window the app opens on; --answers typed into their cells, Predict; then each
+        --bad text in the newest cell, Predict; then Reset."""
+        self.count_predictions()
+        self.report["footer"], self.report["heading"] = root.footer, root.heading
+        self.report["opened_on"] = root.answers()
+        yield from self.settled_shot("app_series.png")
+        for name, text in answers.items():
+            type_text(root.cells[name].ids.entry, text)
+            yield
+        tap(root.ids.submit)
+        yield from self.settle()
+        chart = root.ids.chart
+        self.report["result"], self.report["predictions"] = root.result, self.predictions
+        self.report["chart"] = {"values": list(chart.values), "forecast": chart.forecast,
+                                "points": chart.points()}
+        self.shot("app_forecast.png")
+        newest = list(root.cells)[-1]
+        self.report["bad"] = []
+        for text in bad:
+            before = self.predictions
+            type_text(root.cells[newest].ids.entry, text)
+            tap(root.ids.submit)
+            yield
+            self.report["bad"].append({"text": text, "result": root.result,
+                                       "invalid": [n for n, c in root.cells.items() if c.invalid],
+                                       "reached_model": self.predictions > before,
+                                       "forecast": chart.forecast})
+        if bad:
+            yield from self.settled_shot("app_series_bad.png")
+        tap(root.ids.reset)
+        yield from self.settle()
+        self.report["after_reset"] = {"answers": root.answers(), "result": root.result,
+                                      "forecast": chart.forecast}
 
     def fill(self, answers: dict):
         for name, value in answers.items():
@@ -360,7 +407,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("scenario",
                         choices=("form", "patient", "bad_inputs", "refused", "keyboard",
-                                 "draw"))
+                                 "draw", "forecast"))
     parser.add_argument("--bundle", required=True)
     parser.add_argument("--out", required=True)
     parser.add_argument("--answers", default="{}", help="JSON {field: text or choice}")

@@ -2,7 +2,8 @@
 `pocketml bundle` writes golden cases of drawn strokes (one per digit), the app replays them
 at start through its own rasterizer and runtime, a finger's strokes (simulated touches) become
 the image pocketapp/drawing.py makes of them, Predict ranks the classes as PyTorch does on that
-image, and Clear empties the pad.
+image and shows that image with its occlusion map (pocketapp/occlusion.py), and Clear empties
+the pad.
 
 Screenshots are kept in artifacts/screenshots-test/ (app_pad_*.png, app_drawn_*.png; `make
 screenshots` refreshes the committed ones)."""
@@ -91,10 +92,31 @@ def test_a_drawn_digit_is_predicted_on_the_pad(display, tmp_path, digits_bundle)
     top = str(int(wanted.argmax()))
     lines = report["result"].split("\n")
     assert lines[0] == f"Most likely: {top}" and lines[1].startswith(f"{top}: ")
-    assert report["after_clear"] == {"result": "", "strokes": 0}
+    assert_occlusion_is_pytorchs(report, folder, image, wanted)
+    assert report["after_clear"] == {"result": "", "strokes": 0, "occlusion": False,
+                                     "explanation": ""}
     for name, audit in report["audits"].items():
         assert not audit["problems"], (name, audit["problems"])
     keep_screenshots(report)
+
+
+def assert_occlusion_is_pytorchs(report: dict, folder, image: list[float],
+                                 wanted: np.ndarray) -> None:
+    """Each inked 4x4 square's loss is what PyTorch loses on the answer's class with that square
+    blanked; squares without ink cost no run and lose nothing."""
+    seen, top = report["occlusion"], int(wanted.argmax())
+    assert seen["label"] == str(top) and seen["size"][0] > 0
+    assert f"its answer {top} rests on" in seen["explanation"]
+    pixels = np.asarray(image).reshape(7, 4, 7, 4)
+    inked = pixels.max(axis=(1, 3)) > 0
+    assert report["predictions"] == 1 + inked.sum()  # the answer, then one run per inked square
+    losses = np.asarray(seen["losses"])
+    assert (losses[~inked] == 0).all() and losses.max() > 0.01
+    for row, column in zip(*np.nonzero(inked)):
+        blanked = pixels.copy()
+        blanked[row, :, column, :] = 0
+        lost = wanted[top] - probabilities(folder, blanked.reshape(-1).tolist())[top]
+        assert losses[row, column] == pytest.approx(lost, abs=1e-5)
 
 
 def test_predict_with_nothing_drawn_asks_for_a_drawing(display, tmp_path, digits_bundle):

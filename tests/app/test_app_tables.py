@@ -23,12 +23,12 @@ from pocketml.folder.manifest import write_manifest
 from pocketml.folder import artifacts
 
 # 16 held-out rows, and up to 16 edge cases the form can type
-# A forecaster's schema (train/sequence/train.py): a window of values, no columns; its series
-# chart is not built yet, so the app cannot show it.
-FORECASTER = {"format": "pocketml-schema/1", "model": "sequence-sunspots", "task": "regression",
-              "input": {"name": "window", "dtype": "float32", "shape": [-1, 11, 1],
-                        "range": [0.0, 190.2]},
-              "output": {"name": "next_value", "dtype": "float32", "shape": [-1, 1]}}
+# A colour image classifier's schema (an ImageNet model from the ecosystem set): no columns, an
+# input the app has no screen for (its pad takes one 28x28 grey image).
+COLOUR_IMAGES = {"format": "pocketml-schema/1", "model": "mobilenet",
+                 "task": "multiclass_classification", "classes": ["cat", "dog"],
+                 "input": {"name": "image", "dtype": "float32", "shape": [-1, 3, 224, 224]},
+                 "output": {"name": "probabilities", "dtype": "float32", "shape": [-1, 2]}}
 VERIFIED = r"verified on this device: (\d+)/\1, max diff (0|\d(\.\d)?e-\d+)"
 PHONE = "360x740"
 
@@ -110,13 +110,14 @@ def test_a_regression_table_shows_a_value_with_its_unit(display, tmp_path, diabe
 
 def test_bundle_refuses_a_schema_the_app_cannot_show_before_verifying(wine_folder, tmp_path,
                                                                       capsys):
-    folder = shutil.copytree(wine_folder, tmp_path / "series")
-    artifacts.write_json(folder / artifacts.SCHEMA, FORECASTER)  # a schema with no form
+    folder = shutil.copytree(wine_folder, tmp_path / "colour")
+    artifacts.write_json(folder / artifacts.SCHEMA, COLOUR_IMAGES)  # a schema with no screen
     write_manifest(folder)
     started = time.perf_counter()
     assert main(["bundle", str(folder), "--to", str(tmp_path / "app")]) == 2
     seconds = time.perf_counter() - started
     out, err = capsys.readouterr()
-    assert "the app cannot build its form from" in err and "no columns" in err
+    assert "the app cannot build its form from" in err and "[-1, 3, 224, 224]" in err
+    assert "a drawing pad for one [1, 28, 28] grey image" in err and "shape [-1, W, 1]" in err
     assert "verifying" not in out and seconds < 10  # refused before a minute of parity
     assert not (tmp_path / "app").exists()

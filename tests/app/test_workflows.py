@@ -107,7 +107,13 @@ def test_the_jobs_run_in_order_from_one_bundle(workflow):
     assert jobs["android-apk"]["needs"] == jobs["ios-simulator"]["needs"] == "bundle"
     assert "needs" not in jobs["android-release"]  # it makes its own, signed bundle
     assert jobs["android-emulator"]["needs"] == "android-apk"
-    assert "pocketml all" in runs(workflow, "bundle")
+    # the model a person picks when running the workflow by hand goes into both apps
+    model = workflow[True]["workflow_dispatch"]["inputs"]["model"]  # YAML 1.1: `on` is True
+    assert model["options"] == ["kidney", "digits", "lstm", "rnn"] and model["default"] == "kidney"
+    for job in ("bundle", "android-release"):
+        [command] = [s for s in steps(workflow, job) if "pocketml all" in s.get("run", "")]
+        assert '--models "$MODEL" --app "$MODEL"' in command["run"]
+        assert command["env"]["MODEL"] == "${{ inputs.model || 'kidney' }}"
     [upload] = step_using(workflow, "bundle", "actions/upload-artifact")
     bundle_dir = app_launcher.DEFAULT_BUNDLE.relative_to(ROOT).as_posix()
     assert upload["with"]["path"].rstrip("/") == bundle_dir

@@ -1,7 +1,7 @@
 """`pocketml all --app NAME` chooses which model goes into the app: a table model trained from
-the user's CSV (`--models table --table FILE --target COLUMN`) as well as the kidney model or
-the digits CNN (a drawing pad); a model the app cannot show (the forecasters), or one not
-trained, is refused before any training."""
+the user's CSV (`--models table --table FILE --target COLUMN`) as well as the kidney model, the
+digits CNN (a drawing pad) or a forecaster (a series chart, tests/app/test_app_series.py); a
+model not trained is refused before any training."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from table_data import wine_csv
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["--models", "lstm", "--app", "lstm"], ["--app lstm: the app shows a form",
-                                            "its series chart is not built yet"]),
+    (["--models", "lstm", "--app", "rnn"], ["--app rnn: not among --models lstm"]),
     (["--models", "kidney", "--app", "table"], ["--app table: not among --models kidney"]),
     (["--models", "table"], ["--models table needs --table FILE.csv and --target COLUMN"]),
 ])

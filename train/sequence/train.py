@@ -75,14 +75,22 @@ def fit_sequence(series: Series, cell: str, config: TrainConfig
     return model, history, parts, predicted, metrics
 
 
+def as_typed(values) -> list[float]:
+    """float32 values as the shortest decimals that read back to them (190.2, not
+    190.1999969...): what a person types, so the range's own bounds pass the app's check."""
+    return [float(np.format_float_positional(np.float32(v), trim="-")) for v in values]
+
+
 def sequence_schema(series: Series) -> dict:
     return {
         "format": "pocketml-schema/1",
         "model": f"sequence-{series.name}",
         "task": "regression",
         "input": {"name": "window", "dtype": "float32", "shape": [-1, series.window, 1],
-                  "range": [float(series.values.min()), float(series.values.max())],
-                  "unit": series.unit, "meaning": "the last values, oldest first"},
+                  "range": as_typed([series.values.min(), series.values.max()]),
+                  "unit": series.unit, "meaning": "the last values, oldest first",
+                  # what the app's chart opens on: the newest window the data holds
+                  "recent": as_typed(series.values[-1, -series.window:])},
         "output": {"name": "next_value", "dtype": "float32", "shape": [-1, 1],
                    "unit": series.unit},
     }
