@@ -27,7 +27,8 @@ test: setup-test system-deps workflow-lint
 # `make test` writes its own into the ignored artifacts/screenshots-test.
 screenshots: setup-test system-deps
 	POCKETML_SCREENSHOTS=$(CURDIR)/artifacts/screenshots $(BIN)/python -m pytest -q \
-	  tests/app/test_app_window.py tests/app/test_app_phone.py tests/cli/test_explain.py
+	  tests/app/test_app_window.py tests/app/test_app_phone.py tests/cli/test_explain.py \
+	  tests/app/test_app_tables.py tests/app/test_app_pad.py tests/app/test_app_series.py
 
 setup: $(VENV)/.installed
 setup-test: $(VENV)/.installed-test

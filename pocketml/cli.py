@@ -64,25 +64,26 @@ def add_train_table(models) -> None:
     table.add_argument("--data", type=Path, required=True, help="your table, a CSV with a header")
     table.add_argument("--target", required=True, help="the column to predict")
     add_table_task(table)
-    table.add_argument("--sidecar", type=Path, metavar="JSON",
-                       help="units, plausible ranges, labels, types and columns to ignore "
-                            "(docs/models.md: Your own table)")
     table.add_argument("--balance", default="auto", choices=("auto", *BALANCERS),
                        help="class balancing on training folds only; auto: SMOTE(NC) when the "
                             "smallest class has under 80%% of the largest's rows")
     table.add_argument("--select", default="mutual-info", choices=("mutual-info", "f-test"),
                        help="how fields are ranked for selection")
-    table.add_argument("--k", type=int, default=10, help="fields kept (default 10)")
     table.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     add_common_training(table)
     table.set_defaults(handler=cmd_train_table)
 
 
 def add_table_task(parser) -> None:
+    """What `train table` and `all --models table` share: the task and what the form asks."""
     parser.add_argument("--task", default="auto",
                         choices=("auto", "binary", "multiclass", "regression"),
                         help="auto: numbers with more than 10 values are a regression, two "
                              "values binary, else multi-class")
+    parser.add_argument("--sidecar", type=Path, metavar="JSON",
+                        help="units, plausible ranges, labels, types and columns to ignore "
+                             "(docs/models.md: Your own table)")
+    parser.add_argument("--k", type=int, default=10, help="fields kept (default 10)")
 
 
 def add_train_digits(models) -> None:

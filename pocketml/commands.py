@@ -103,7 +103,8 @@ MODELS = {
     "rnn": lambda out, args, finish: train_sequence_model(out, args, "rnn", finish=finish),
     "lstm": lambda out, args, finish: train_sequence_model(out, args, "lstm", finish=finish),
     "table": lambda out, args, finish: train_table_model(out, args, args.table, finish,
-                                                         task=args.task),
+                                                         task=args.task, sidecar=args.sidecar,
+                                                         k=args.k),
 }
 
 
