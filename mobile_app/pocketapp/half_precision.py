@@ -107,11 +107,15 @@ class DesktopLiteRTFp16(Predictor):
         self.codec = RowCodec(bundle.form.n_columns)
         return self
 
-    def predict(self, row: Sequence[float]) -> float:
+    def predict(self, row: Sequence[float]) -> float | list[float]:
+        """One value, or one per class, as the float32 predictors give them."""
         import numpy as np
 
-        packed = np.frombuffer(self.codec.pack(row), np.float32).reshape(1, -1)
-        return float(self.signature.run([packed])[0][0, 0])
+        # the file's own input shape: a row [1, N], a window [1, W, 1], an image [1, 1, 28, 28]
+        packed = np.frombuffer(self.codec.pack(row), np.float32).reshape(
+            self.signature.inputs[0]["shape"])
+        values = [float(v) for v in self.signature.run([packed])[0].reshape(-1)]
+        return values[0] if len(values) == 1 else values
 
 
 def load_fp16_predictor(bundle, platform: str = PLATFORM) -> Predictor:

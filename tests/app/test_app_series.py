@@ -20,6 +20,7 @@ from app_fixtures import keep_screenshots, phone_metrics, run_driver
 from pocketml.cli import main
 from pocketml.folder.artifacts import load_model
 from pocketml.pocketapp.bundle import open_bundle
+from pocketml.pocketapp.half_precision import DesktopLiteRTFp16, load_fp16_predictor
 from pocketml.pocketapp.predictors import DesktopLiteRT, DesktopOnnx
 from pocketml.pocketapp.selfcheck import verify_on_device
 from pocketml.pocketapp.series import SeriesSpec, step_names
@@ -65,6 +66,18 @@ def test_each_desktop_runtime_passes_the_self_check(forecaster, runtime):
     bundle = open_bundle(forecaster[1])
     verification = verify_on_device(bundle, runtime.load(bundle))
     assert verification.rows >= 16 and verification.max_diff <= 1e-5
+
+
+def test_the_fp16_predictor_runs_a_window_as_verify_proved(forecaster):
+    """A GPU delegate's arithmetic on the window's own shape: each golden window is among the
+    rows `pocketml verify` ran in fp16, so none differs more than the proof recorded."""
+    bundle = open_bundle(forecaster[1])
+    half = load_fp16_predictor(bundle, "desktop")
+    assert isinstance(half, DesktopLiteRTFp16)
+    proved = json.loads((forecaster[1] / "delegates.json").read_text())["fp16_arithmetic"]
+    cases = json.loads((forecaster[1] / "golden.json").read_text())["cases"]
+    diffs = [abs(half.predict(case["input"]) - case["output"][0]) for case in cases]
+    assert proved["passed"] and 0 < max(diffs) <= proved["max_abs_diff"]
 
 
 def test_a_forecast_is_drawn_after_the_window(display, tmp_path, forecaster):
