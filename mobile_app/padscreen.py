@@ -1,5 +1,5 @@
 """The drawing pad's widgets: a square a finger draws on (its strokes kept as points, y up,
-in the pad's own coordinates), the image the model saw with its occlusion map over it, and the
+in fractions of the pad), the image the model saw with its occlusion map over it, and the
 screen around them. Layout is in pocketml.kv; what a drawing means is pocketapp/pad.py's and
 drawing.py's, what its map means occlusion.py's."""
 
@@ -14,27 +14,31 @@ from kivy.uix.widget import Widget
 
 
 class DrawingPad(Widget):
-    """Each touch that starts on the pad is a stroke, drawn as a white line while it moves."""
+    """Each touch that starts on the pad is a stroke, drawn as a white line while it moves.
+    Strokes are kept as fractions of the pad (0 to 1, y up) and redrawn wherever the layout
+    moves or resizes the pad (the result appearing below it does), so the ink stays where it was
+    drawn; the image is the same at any scale (drawing.py fits the ink to its box)."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.strokes: list[list[tuple[float, float]]] = []
+        self.fbind("pos", self.redraw)
+        self.fbind("size", self.redraw)
 
     def on_touch_down(self, touch) -> bool:
         if not self.collide_point(*touch.pos):
             return super().on_touch_down(touch)
         touch.grab(self)
-        self.strokes.append([self.local(touch)])
+        self.strokes.append([self.fraction(touch)])
         with self.canvas:
             Color(1, 1, 1, 1)
-            touch.ud["line"] = Line(points=list(touch.pos), width=dp(9), cap="round",
-                                    joint="round")
+            touch.ud["line"] = self.line(self.strokes[-1])
         return True
 
     def on_touch_move(self, touch) -> bool:
         if touch.grab_current is not self:
             return super().on_touch_move(touch)
-        self.strokes[-1].append(self.local(touch))
+        self.strokes[-1].append(self.fraction(touch))
         touch.ud["line"].points += list(touch.pos)
         return True
 
@@ -44,8 +48,20 @@ class DrawingPad(Widget):
         touch.ungrab(self)
         return True
 
-    def local(self, touch) -> tuple[float, float]:
-        return touch.x - self.x, touch.y - self.y
+    def fraction(self, touch) -> tuple[float, float]:
+        return (touch.x - self.x) / self.width, (touch.y - self.y) / self.height
+
+    def line(self, stroke: list[tuple[float, float]]) -> Line:
+        points = [v for fx, fy in stroke
+                  for v in (self.x + fx * self.width, self.y + fy * self.height)]
+        return Line(points=points, width=dp(9), cap="round", joint="round")
+
+    def redraw(self, *_) -> None:
+        self.canvas.clear()
+        with self.canvas:
+            Color(1, 1, 1, 1)
+            for stroke in self.strokes:
+                self.line(stroke)
 
     def clear(self) -> None:
         self.strokes.clear()

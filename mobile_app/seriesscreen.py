@@ -16,43 +16,46 @@ from pocketapp.validation import Invalid, parse_number
 INK = (1, 1, 1, 1)
 FORECAST = (0.98, 0.6, 0.2, 1)  # orange: the one value the model drew, not the person
 GRID = (0.4, 0.4, 0.4, 1)
+MARGIN = dp(12)  # room around the points for the dots and the bounds' labels
 
 
 class SeriesChart(Widget):
-    """The values oldest first, a gap where one is not a number yet, then the forecast."""
+    """The values oldest first, a gap where one is not a number yet, then the forecast, on the
+    series' plausible range (grey lines at its bounds, widened if the forecast leaves it)."""
 
     values = ListProperty()  # floats, None where the cell does not hold a valid number
     forecast = ObjectProperty(None, allownone=True)
     low = NumericProperty(0)  # the series' plausible range: the chart's scale
     high = NumericProperty(1)
+    low_y = NumericProperty(0)  # where the range's bounds are drawn: their labels follow
+    high_y = NumericProperty(0)
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.fbind("values", self.redraw)
-        self.fbind("forecast", self.redraw)
-        self.fbind("pos", self.redraw)
-        self.fbind("size", self.redraw)
+        for name in ("values", "forecast", "low", "high", "pos", "size"):
+            self.fbind(name, self.redraw)
+
+    def y_of(self, value: float) -> float:
+        shown = [v for v in [*self.values, self.forecast] if v is not None]
+        low, high = min([self.low, *shown]), max([self.high, *shown])
+        return (self.y + MARGIN
+                + (value - low) / ((high - low) or 1.0) * (self.height - 2 * MARGIN))
 
     def points(self) -> list[tuple[float, float] | None]:
         """Where each value (then the forecast) is drawn; None for a gap."""
-        shown = [v for v in [*self.values, self.forecast] if v is not None]
-        low, high = min([self.low, *shown]), max([self.high, *shown])
-        margin = dp(8)
-        step = (self.width - 2 * margin) / max(1, len(self.values))
-        height = self.height - 2 * margin
-        return [None if v is None else
-                (self.x + margin + i * step,
-                 self.y + margin + (v - low) / ((high - low) or 1.0) * height)
+        step = (self.width - 2 * MARGIN) / max(1, len(self.values))
+        return [None if v is None else (self.x + MARGIN + i * step, self.y_of(v))
                 for i, v in enumerate([*self.values, self.forecast])]
 
     def redraw(self, *_) -> None:
         self.canvas.clear()
         *known, forecast = self.points()
+        self.low_y, self.high_y = self.y_of(self.low), self.y_of(self.high)
         with self.canvas:
             Color(0.12, 0.12, 0.12, 1)
             Rectangle(pos=self.pos, size=self.size)
             Color(*GRID)
-            for y in (self.y + dp(8), self.top - dp(8)):  # the range's bounds
+            for y in (self.low_y, self.high_y):
                 Line(points=[self.x, y, self.right, y], width=1)
             Color(*INK)
             for a, b in zip(known, known[1:]):

@@ -43,6 +43,7 @@ from seriesscreen import SeriesScreen  # noqa: E402
 from kivy.base import EventLoop  # noqa: E402
 from kivy.clock import Clock  # noqa: E402
 from kivy.core.window import Window  # noqa: E402
+from kivy.graphics import Line  # noqa: E402
 from kivy.graphics.opengl import GL_RGB, GL_UNSIGNED_BYTE, glReadPixels  # noqa: E402
 from kivy.logger import Logger  # noqa: E402
 from kivy.tests.common import UnitTestTouch  # noqa: E402
@@ -239,6 +240,10 @@ class Driver:
         self.report["result"] = root.result
         self.report["pad_strokes"] = [list(stroke) for stroke in pad.strokes]
         self.report["pad_size"] = list(pad.size)
+        # the pad moved when the result appeared under it: its ink must have moved with it
+        points = [xy for line in pad.canvas.children if isinstance(line, Line)
+                  for xy in zip(line.points[::2], line.points[1::2])]
+        self.report["ink_outside_pad"] = [xy for xy in points if not pad.collide_point(*xy)]
         self.report["predictions"] = self.predictions
         view = root.ids.occlusion
         self.report["occlusion"] = view.shown and {**view.shown[1].as_dict(),
@@ -266,7 +271,7 @@ class Driver:
         chart = root.ids.chart
         self.report["result"], self.report["predictions"] = root.result, self.predictions
         self.report["chart"] = {"values": list(chart.values), "forecast": chart.forecast,
-                                "points": chart.points()}
+                                "points": chart.points(), "bounds_y": [chart.low_y, chart.high_y]}
         self.shot("app_forecast.png")
         newest = list(root.cells)[-1]
         self.report["bad"] = []

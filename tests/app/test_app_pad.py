@@ -31,8 +31,9 @@ from pocketml.train.loop import TrainConfig
 
 SMOKE = TrainConfig(epochs=2, patience=2, progress=False, device="cpu")
 PHONE = "360x740"
-# A one as a finger draws it on the pad: fractions of the pad's width and height, y up.
+# Digits as a finger draws them on the pad: fractions of the pad's width and height, y up.
 DRAWN_ONE = [[[0.45, 0.85], [0.5, 0.9], [0.5, 0.6], [0.5, 0.35], [0.5, 0.1]]]
+DRAWN_FOUR = [[[0.6, 0.95], [0.15, 0.35], [0.85, 0.35]], [[0.62, 0.65], [0.62, 0.05]]]
 
 
 @pytest.fixture(scope="module")
@@ -76,16 +77,25 @@ def test_the_bundle_carries_drawn_golden_cases(digits_bundle):
     assert sum(read) >= 8, [c["label"] for c in cases]  # 10 of 10 with two epochs here
 
 
-def test_a_drawn_digit_is_predicted_on_the_pad(display, tmp_path, digits_bundle):
+# A small phone at a large text size squeezes the pad most when the result appears under it.
+@pytest.mark.parametrize("drawn, size, fontscale", [(DRAWN_ONE, PHONE, 1.0),
+                                                    (DRAWN_FOUR, "320x640", 1.3)])
+def test_a_drawn_digit_is_predicted_on_the_pad(display, tmp_path, digits_bundle, drawn, size,
+                                               fontscale):
     folder, bundle = digits_bundle
-    report = run_driver(display, tmp_path, "draw", bundle, metrics=phone_metrics(),
-                        answers={"strokes": DRAWN_ONE}, size=PHONE, tag=f"digits_{PHONE}")
+    tag = f"digits_{size}" + ("" if fontscale == 1.0 else f"_fs{fontscale}")
+    report = run_driver(display, tmp_path, "draw", bundle, metrics=phone_metrics(fontscale),
+                        answers={"strokes": drawn}, size=size, tag=tag)
     assert report["screen"] == "DrawingScreen"
     assert report["heading"] == "digits: draw one, then Predict"
     assert re.fullmatch(r"verified on this device: 10/10, max diff (0|\d(\.\d)?e-\d+)",
                         report["footer"].split("\n")[0])
-    # the pad kept the touches' path, and the app fed the model that path's image
-    assert len(report["pad_strokes"]) == 1 and len(report["pad_strokes"][0]) == 5
+    # the pad kept the touches' path, in fractions of the pad, and the app fed the model that
+    # path's image; the ink stayed on the pad when the result moved it
+    assert len(report["pad_strokes"]) == len(drawn)
+    for kept, stroke in zip(report["pad_strokes"], drawn):
+        np.testing.assert_allclose(kept, stroke, atol=1e-6)
+    assert report["ink_outside_pad"] == []
     image = rasterize(report["pad_strokes"])
     wanted = probabilities(folder, image)
     assert report["outputs"][0] == pytest.approx(wanted.tolist(), abs=1e-5)

@@ -101,6 +101,11 @@ def test_a_forecast_is_drawn_after_the_window(display, tmp_path, forecaster):
     assert chart["values"] == window and chart["forecast"] == report["outputs"][0]
     xs = [point[0] for point in chart["points"]]
     assert xs == sorted(xs) and len(xs) == 12  # oldest to newest, the forecast last
+    # each value drawn at its height between the range's lines (0 and 190.2), in order
+    low_y, high_y = chart["bounds_y"]
+    heights = [point[1] for point in chart["points"]]
+    for value, y in zip([*window, chart["forecast"]], heights):
+        assert y == pytest.approx(low_y + value / 190.2 * (high_y - low_y), abs=1e-6)
     # bad values never reach the model, name the cell, and take the old forecast off the chart
     messages = {"abc": "not a number: abc", "1,5": "use a dot for decimals: 1.5",
                 "500": "outside the plausible range 0 to 190.2", "": "required: enter a number"}

@@ -45,7 +45,12 @@ def test_train_sequence_writes_a_complete_folder(tmp_path, cell):
     assert FOLDER_FILES | {"predicted_vs_actual.png"} <= {p.name for p in folder.iterdir()}
     schema = read_json(folder / "schema.json")
     assert schema["task"] == "regression" and schema["input"]["shape"] == [-1, 11, 1]
+    # the range as a person types it, and the newest window (2008 back to 1998) for the app
+    assert schema["input"]["range"] == [0.0, 190.2]
     x, y = load_test_set(folder)
+    newest = np.append(x[-1, 1:, 0], y[-1, 0])  # the last test window moved on by its target
+    assert schema["input"]["recent"] == [float(f"{v:g}") for v in newest]
+    assert schema["input"]["recent"][-3:] == [15.2, 7.5, 2.9]
     assert x.shape == (46, 11, 1) and y.shape == (46, 1)
     with torch.no_grad():
         predicted = load_model(folder)(torch.from_numpy(x)).numpy()
