@@ -25,7 +25,7 @@ def schema_problems(schema) -> list[str]:
         problems += _class_problems(schema)
     if "threshold" in schema or schema.get("task") == "binary_classification":
         threshold = schema.get("threshold")
-        if not _finite(threshold) or not 0 < threshold < 1:
+        if not finite(threshold) or not 0 < threshold < 1:
             problems.append(f"threshold {threshold!r}: must be a number strictly between 0 and 1")
     declared = schema.get("input", {}).get("range") if isinstance(schema.get("input"), dict) else None
     if declared is not None:
@@ -54,7 +54,7 @@ def _class_problems(schema: dict) -> list[str]:
 
 def _range_problems(name: str, bounds) -> list[str]:
     if (not isinstance(bounds, (list, tuple)) or len(bounds) != 2
-            or not all(_finite(b) for b in bounds)):
+            or not all(finite(b) for b in bounds)):
         return [f"{name}: range {bounds!r} must be two finite numbers [low, high]"]
     if not bounds[0] < bounds[1]:
         return [f"{name}: range {list(bounds)} must have low < high"]
@@ -109,11 +109,11 @@ def _reference_problems(reference, columns: list[dict], choices: dict[str, list]
         value = reference.get(field)
         if field in choices and value not in choices[field]:
             problems.append(f"reference {field}: {value!r} is not one of its choices")
-        elif field in numeric and not (_finite(value) and isinstance(numeric[field], list)
+        elif field in numeric and not (finite(value) and isinstance(numeric[field], list)
                                        and numeric[field][0] <= value <= numeric[field][1]):
             problems.append(f"reference {field}: {value!r} is not a number in its range")
     return problems
 
 
-def _finite(value) -> bool:
+def finite(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

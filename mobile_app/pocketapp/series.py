@@ -10,10 +10,8 @@ on the schema's `recent` window, the last one of the series the model was traine
 
 from __future__ import annotations
 
-import math
-
 from .form import REGRESSION, FormSpec, SchemaError
-from .schema import schema_problems
+from .schema import finite, schema_problems
 
 NEXT_VALUE = "next value"
 
@@ -57,8 +55,9 @@ class SeriesSpec(FormSpec):
         return f"{self.model_name}: the {NEXT_VALUE}"
 
     def values(self, window: list[float]) -> dict[str, str]:
-        """The window as the text its fields show."""
-        return {f.name: f"{v:g}" for f, v in zip(self.fields, window)}
+        """The window as the text its fields show: every digit kept (1234567, not 1.23457e+06),
+        so the cells hold exactly the window."""
+        return {f.name: f"{v:.15g}" for f, v in zip(self.fields, window)}
 
 
 def as_form(schema: dict) -> dict:
@@ -76,8 +75,7 @@ def _recent(values, spec: SeriesSpec) -> list[float] | None:
     if values is None:
         return None
     if not (isinstance(values, list) and len(values) == spec.window
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                    and spec.low <= v <= spec.high for v in values)):
+            and all(finite(v) and spec.low <= v <= spec.high for v in values)):
         raise SchemaError(f"input recent: must be {spec.window} numbers within the range "
                           f"[{spec.low:g}, {spec.high:g}]. Rebuild the bundle from a model "
                           "trained by pocketml.")
