@@ -58,6 +58,12 @@ NOT_A_DIAGNOSIS = "A screening aid, not a diagnosis: see a doctor about any resu
 KEYBOARD_SLIDE_S = 0.4  # after the soft keyboard's slide, its inset is final
 
 
+def fix_first(noun: str, refused: list[str], separator: str) -> str:
+    """"Fix 2 fields first: a, b": what Submit (or Predict) says when answers are refused."""
+    return (f"Fix {len(refused)} {noun}{'s' if len(refused) > 1 else ''} first: "
+            + separator.join(refused))
+
+
 class NumberInput(TextInput):
     """A number field whose phone keyboard has digits and a decimal point (pocketapp/keyboard.py):
     asked for once Kivy has asked for its own keyboard, which is why this binds after
@@ -249,8 +255,8 @@ class PocketMLApp(App):
             cell.invalid = name in errors
         if errors:
             screen.result_is_error = True
-            screen.result = (f"Fix {len(errors)} value{'s' if len(errors) > 1 else ''} first: "
-                             + "; ".join(f"{name}: {why}" for name, why in errors.items()))
+            screen.result = fix_first("value", [f"{name}: {why}" for name, why in errors.items()],
+                                      "; ")
             return
         try:
             estimate = spec.decide(self.predictor.predict(row))
@@ -271,8 +277,7 @@ class PocketMLApp(App):
             entry.message = errors.get(name, "")
         if errors:
             labels = [f.label for f in form.fields if f.name in errors]
-            self.show(f"Fix {len(errors)} field{'s' if len(errors) > 1 else ''} first: "
-                      f"{', '.join(labels)}.", error=True)
+            self.show(fix_first("field", labels, ", ") + ".", error=True)
             return
         try:
             prediction = form.decide(self.predictor.predict(row))

@@ -77,12 +77,18 @@ class OcclusionView(Widget):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.shown = None  # (image, map), redrawn wherever the layout puts the view
+        self.shown = None  # (the map, the image as a texture), laid out wherever the view goes
         self.fbind("pos", self.redraw)
         self.fbind("size", self.redraw)
 
     def show(self, image: list[float], seen) -> None:
-        self.shown = image, seen
+        side = seen.side
+        texture = Texture.create(size=(side, side), colorfmt="luminance")
+        texture.mag_filter = "nearest"  # pixels, as the model saw them, not a blur
+        rows = [image[r * side:(r + 1) * side] for r in reversed(range(side))]  # bottom first
+        texture.blit_buffer(bytes(round(v) for row in rows for v in row),
+                            colorfmt="luminance", bufferfmt="ubyte")
+        self.shown = seen, texture
         self.redraw()
 
     def clear(self) -> None:
@@ -92,15 +98,9 @@ class OcclusionView(Widget):
     def redraw(self, *_) -> None:
         if self.shown is None:
             return
-        image, seen = self.shown
-        side = seen.side
-        texture = Texture.create(size=(side, side), colorfmt="luminance")
-        texture.mag_filter = "nearest"  # pixels, as the model saw them, not a blur
-        rows = [image[r * side:(r + 1) * side] for r in reversed(range(side))]  # bottom first
-        texture.blit_buffer(bytes(round(v) for row in rows for v in row),
-                            colorfmt="luminance", bufferfmt="ubyte")
+        seen, texture = self.shown
         self.canvas.clear()
-        cell = self.width / side * seen.patch
+        cell = self.width / seen.side * seen.patch
         largest = seen.largest or 1.0
         with self.canvas:
             Color(1, 1, 1, 1)

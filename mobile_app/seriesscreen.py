@@ -35,22 +35,30 @@ class SeriesChart(Widget):
         for name in ("values", "forecast", "low", "high", "pos", "size"):
             self.fbind(name, self.redraw)
 
-    def y_of(self, value: float) -> float:
+    def scale(self) -> tuple[float, float]:
+        """The value at the chart's lower margin and the span to its upper one: the range,
+        widened to every value shown."""
         shown = [v for v in [*self.values, self.forecast] if v is not None]
         low, high = min([self.low, *shown]), max([self.high, *shown])
-        return (self.y + MARGIN
-                + (value - low) / ((high - low) or 1.0) * (self.height - 2 * MARGIN))
+        return low, (high - low) or 1.0
 
-    def points(self) -> list[tuple[float, float] | None]:
+    def y_of(self, value: float, scale: tuple[float, float]) -> float:
+        low, span = scale
+        return self.y + MARGIN + (value - low) / span * (self.height - 2 * MARGIN)
+
+    def points(self, scale: tuple[float, float] | None = None
+               ) -> list[tuple[float, float] | None]:
         """Where each value (then the forecast) is drawn; None for a gap."""
+        scale = scale or self.scale()
         step = (self.width - 2 * MARGIN) / max(1, len(self.values))
-        return [None if v is None else (self.x + MARGIN + i * step, self.y_of(v))
+        return [None if v is None else (self.x + MARGIN + i * step, self.y_of(v, scale))
                 for i, v in enumerate([*self.values, self.forecast])]
 
     def redraw(self, *_) -> None:
         self.canvas.clear()
-        *known, forecast = self.points()
-        self.low_y, self.high_y = self.y_of(self.low), self.y_of(self.high)
+        scale = self.scale()
+        *known, forecast = self.points(scale)
+        self.low_y, self.high_y = self.y_of(self.low, scale), self.y_of(self.high, scale)
         with self.canvas:
             Color(0.12, 0.12, 0.12, 1)
             Rectangle(pos=self.pos, size=self.size)

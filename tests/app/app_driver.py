@@ -246,7 +246,7 @@ class Driver:
         self.report["ink_outside_pad"] = [xy for xy in points if not pad.collide_point(*xy)]
         self.report["predictions"] = self.predictions
         view = root.ids.occlusion
-        self.report["occlusion"] = view.shown and {**view.shown[1].as_dict(),
+        self.report["occlusion"] = view.shown and {**view.shown[0].as_dict(),
                                                    "size": list(view.size),
                                                    "explanation": root.explanation}
         self.shot("app_drawn.png")
